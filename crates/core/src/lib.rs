@@ -1,0 +1,6 @@
+//! tradeloop-core: the learning state machine of tradeloop, `no_std` + `alloc`.
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+pub mod rng;
