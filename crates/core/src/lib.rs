@@ -3,5 +3,7 @@
 
 extern crate alloc;
 
+pub mod error;
 pub mod market;
+pub mod nn;
 pub mod rng;

@@ -1,0 +1,234 @@
+//! Typed errors. Every failure of a command names what was wrong; a failed command never
+//! changes the engine's state.
+
+use core::fmt;
+
+/// Everything a command, a configuration or a checkpoint can be rejected for.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Error {
+    /// A number that must be finite was NaN or infinite.
+    NonFinite {
+        /// Which input (`"price"`, `"features"`...).
+        field: &'static str,
+    },
+    /// A number that must be strictly positive was zero or negative.
+    NonPositive {
+        /// Which input.
+        field: &'static str,
+        /// The value given.
+        value: f64,
+    },
+    /// A feature vector of the wrong length.
+    FeatureLength {
+        /// Length the configuration asks for.
+        expected: u32,
+        /// Length given.
+        got: u32,
+    },
+    /// A buffer or batch of the wrong shape.
+    ShapeMismatch {
+        /// Which buffer.
+        what: &'static str,
+        /// Length expected.
+        expected: u64,
+        /// Length given.
+        got: u64,
+    },
+    /// A class label outside `0..classes`.
+    InvalidLabel {
+        /// The label given.
+        label: u8,
+        /// Number of classes.
+        classes: u8,
+    },
+    /// A symbol that is empty, too long or not printable ASCII.
+    InvalidSymbol,
+    /// A support/resistance level input that is out of range.
+    InvalidLevel(&'static str),
+    /// Caller-given stop-loss / take-profit prices on the wrong side of the entry.
+    InvalidExits(&'static str),
+    /// No trade with this id was ever opened.
+    UnknownTrade(u64),
+    /// The trade was already closed.
+    TradeAlreadyClosed(u64),
+    /// The trade closed so long ago that the journal no longer keeps it (`journal.max_closed`).
+    TradeNotKept(u64),
+    /// A close timestamped before the trade's open.
+    CloseBeforeOpen {
+        /// The trade.
+        trade: u64,
+        /// Its open time (ms since the Unix epoch).
+        opened_at: i64,
+        /// The close time given.
+        closed_at: i64,
+    },
+    /// A configuration value out of its allowed range; the text names the field and range.
+    InvalidConfig(&'static str),
+    /// A candle that is not a possible bar (see [`crate::market::Candle::validate`]).
+    InvalidCandle(crate::market::CandleError),
+    /// A checkpoint could not be read.
+    Checkpoint(CheckpointError),
+}
+
+/// Why checkpoint bytes were rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CheckpointError {
+    /// Fewer bytes than the header or the declared payload needs.
+    Truncated {
+        /// Bytes needed.
+        needed: u64,
+        /// Bytes present.
+        got: u64,
+    },
+    /// Not a tradeloop checkpoint (wrong magic bytes).
+    Foreign,
+    /// An envelope format this build cannot read.
+    UnsupportedFormat(u16),
+    /// A schema newer than this build knows: written by a newer tradeloop.
+    FutureSchema {
+        /// Schema in the file.
+        found: u16,
+        /// Newest schema this build reads.
+        supported: u16,
+    },
+    /// Bytes after the declared payload.
+    TrailingBytes(u64),
+    /// The checksum does not match: the file is corrupt.
+    ChecksumMismatch,
+    /// The payload does not decode.
+    Decode,
+    /// The payload decodes but is inconsistent; the text says what.
+    Invalid(&'static str),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::NonFinite { field } => write!(f, "{field} must be a finite number"),
+            Error::NonPositive { field, value } => {
+                write!(f, "{field} must be greater than zero (got {value})")
+            }
+            Error::FeatureLength { expected, got } => {
+                write!(f, "expected {expected} features, got {got}")
+            }
+            Error::ShapeMismatch {
+                what,
+                expected,
+                got,
+            } => {
+                write!(f, "{what}: expected length {expected}, got {got}")
+            }
+            Error::InvalidLabel { label, classes } => {
+                write!(f, "class label {label} is not below {classes}")
+            }
+            Error::InvalidSymbol => {
+                f.write_str("symbol must be 1 to 32 printable ASCII characters without spaces")
+            }
+            Error::InvalidLevel(why) => write!(f, "invalid level: {why}"),
+            Error::InvalidExits(why) => write!(f, "invalid exits: {why}"),
+            Error::UnknownTrade(id) => write!(f, "no trade with id {id} was opened"),
+            Error::TradeAlreadyClosed(id) => write!(f, "trade {id} is already closed"),
+            Error::TradeNotKept(id) => {
+                write!(
+                    f,
+                    "trade {id} closed long ago and is no longer kept (see journal.max_closed)"
+                )
+            }
+            Error::CloseBeforeOpen {
+                trade,
+                opened_at,
+                closed_at,
+            } => write!(
+                f,
+                "trade {trade} cannot close at {closed_at} ms, before it opened at {opened_at} ms"
+            ),
+            Error::InvalidConfig(why) => write!(f, "invalid configuration: {why}"),
+            Error::InvalidCandle(e) => write!(f, "invalid candle: {e}"),
+            Error::Checkpoint(e) => write!(f, "checkpoint rejected: {e}"),
+        }
+    }
+}
+
+impl fmt::Display for CheckpointError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CheckpointError::Truncated { needed, got } => {
+                write!(f, "truncated: {got} bytes, at least {needed} needed")
+            }
+            CheckpointError::Foreign => f.write_str("not a tradeloop checkpoint (bad magic)"),
+            CheckpointError::UnsupportedFormat(v) => {
+                write!(f, "envelope format {v} is not supported by this build")
+            }
+            CheckpointError::FutureSchema { found, supported } => write!(
+                f,
+                "schema {found} was written by a newer tradeloop (this build reads up to {supported})"
+            ),
+            CheckpointError::TrailingBytes(n) => {
+                write!(f, "{n} unexpected bytes after the payload")
+            }
+            CheckpointError::ChecksumMismatch => {
+                f.write_str("checksum mismatch: the data is corrupt")
+            }
+            CheckpointError::Decode => f.write_str("payload does not decode"),
+            CheckpointError::Invalid(why) => write!(f, "inconsistent state: {why}"),
+        }
+    }
+}
+
+impl From<CheckpointError> for Error {
+    fn from(e: CheckpointError) -> Self {
+        Error::Checkpoint(e)
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Checkpoint(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for CheckpointError {}
+
+/// `Ok(())` if `x` is finite, else [`Error::NonFinite`].
+pub(crate) fn finite(field: &'static str, x: f64) -> Result<(), Error> {
+    if x.is_finite() {
+        Ok(())
+    } else {
+        Err(Error::NonFinite { field })
+    }
+}
+
+/// `Ok(())` if `x` is finite and `> 0`.
+pub(crate) fn positive(field: &'static str, x: f64) -> Result<(), Error> {
+    finite(field, x)?;
+    if x > 0.0 {
+        Ok(())
+    } else {
+        Err(Error::NonPositive { field, value: x })
+    }
+}
+
+/// `Ok(())` if every element is finite.
+pub(crate) fn all_finite(field: &'static str, xs: &[f32]) -> Result<(), Error> {
+    if xs.iter().all(|x| x.is_finite()) {
+        Ok(())
+    } else {
+        Err(Error::NonFinite { field })
+    }
+}
+
+/// `Err(InvalidConfig(msg))` unless `ok`.
+pub(crate) fn check(ok: bool, msg: &'static str) -> Result<(), Error> {
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidConfig(msg))
+    }
+}
