@@ -6,4 +6,5 @@ extern crate alloc;
 pub mod error;
 pub mod market;
 pub mod nn;
+pub mod replay;
 pub mod rng;
