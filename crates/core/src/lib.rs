@@ -4,6 +4,7 @@
 extern crate alloc;
 
 pub mod error;
+pub mod journal;
 pub mod market;
 pub mod nn;
 pub mod replay;
