@@ -5,6 +5,7 @@ extern crate alloc;
 
 pub mod error;
 pub mod journal;
+pub mod learners;
 pub mod market;
 pub mod nn;
 pub mod replay;

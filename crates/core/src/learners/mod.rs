@@ -1,0 +1,11 @@
+//! The online learners: signal model, level weights, exit learner.
+
+pub mod exits;
+pub mod levels;
+pub mod signal;
+
+pub use exits::{ExitConfig, ExitLearner, ExitMode, ExitSuggestion, ExitTrainReport};
+pub use levels::{
+    AdjustTrigger, LEVEL_FEATURE_NAMES, LEVEL_FEATURES, LevelAdjustment, LevelConfig, LevelLearner,
+};
+pub use signal::{SignalConfig, SignalModel, SignalTrainReport};
