@@ -1,0 +1,189 @@
+//! The portable checkpoint format: one file layout for browser exports, plugin snapshots and
+//! host checkpoint files.
+//!
+//! ```text
+//! offset size  field
+//!      0    8  magic "TRADLOOP"
+//!      8    8  checksum: XXH64 (seed 0) of every byte from offset 16 to the end, u64 LE
+//!     16    2  envelope format version, u16 LE (this layout: 1)
+//!     18    2  payload schema version, u16 LE (see `v1::SCHEMA`)
+//!     20    4  flags, u32 LE (none defined: must be 0)
+//!     24    8  payload length in bytes, u64 LE
+//!     32    n  payload: postcard encoding of the schema's `EngineV*` type
+//! ```
+//!
+//! Reading checks, in order: length >= 32 (`Truncated`), magic (`Foreign`), format
+//! (`UnsupportedFormat`), declared length against the bytes present (`Truncated` /
+//! `TrailingBytes`), checksum (`ChecksumMismatch`), schema (`FutureSchema`), decoding
+//! (`Decode`) and finally every invariant of the engine (`Invalid`). The checksum is checked
+//! before the schema, so a corrupt file is never mistaken for one from a newer version.
+
+mod arrays;
+pub mod v1;
+mod xxh64;
+
+use alloc::vec::Vec;
+use postcard::ser_flavors::Flavor;
+
+pub use arrays::{Le, Pod};
+pub use xxh64::xxh64;
+
+use crate::engine::Engine;
+use crate::error::CheckpointError;
+
+/// First 8 bytes of every checkpoint.
+pub const MAGIC: [u8; 8] = *b"TRADLOOP";
+/// Header size.
+pub const HEADER_LEN: usize = 32;
+/// Envelope layout version written and read by this build.
+pub const FORMAT: u16 = 1;
+/// Newest payload schema this build writes and reads.
+pub const SCHEMA: u16 = v1::SCHEMA;
+
+/// The fixed-size header of a checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    /// Envelope format version.
+    pub format: u16,
+    /// Payload schema version.
+    pub schema: u16,
+    /// Payload length in bytes.
+    pub payload_len: u64,
+    /// Stored checksum.
+    pub checksum: u64,
+}
+
+/// Serialises into a vector that already holds the header placeholder.
+struct Out(Vec<u8>);
+
+impl Flavor for Out {
+    type Output = Vec<u8>;
+    fn try_push(&mut self, b: u8) -> postcard::Result<()> {
+        self.0.push(b);
+        Ok(())
+    }
+    fn try_extend(&mut self, b: &[u8]) -> postcard::Result<()> {
+        self.0.extend_from_slice(b);
+        Ok(())
+    }
+    fn finalize(self) -> postcard::Result<Vec<u8>> {
+        Ok(self.0)
+    }
+}
+
+/// Wraps an already-encoded payload in the envelope.
+pub fn seal(schema: u16, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
+    out.resize(HEADER_LEN, 0);
+    out.extend_from_slice(payload);
+    finish(&mut out, schema);
+    out
+}
+
+/// Fills in the header of `out` (whose payload starts at `HEADER_LEN`).
+fn finish(out: &mut [u8], schema: u16) {
+    let payload_len = (out.len() - HEADER_LEN) as u64;
+    out[0..8].copy_from_slice(&MAGIC);
+    out[16..18].copy_from_slice(&FORMAT.to_le_bytes());
+    out[18..20].copy_from_slice(&schema.to_le_bytes());
+    out[20..24].copy_from_slice(&0u32.to_le_bytes());
+    out[24..32].copy_from_slice(&payload_len.to_le_bytes());
+    let sum = xxh64(&out[16..], 0);
+    out[8..16].copy_from_slice(&sum.to_le_bytes());
+}
+
+/// Checks the envelope and returns the header and the payload bytes (any schema up to
+/// [`SCHEMA`]).
+pub fn open(bytes: &[u8]) -> Result<(Header, &[u8]), CheckpointError> {
+    let got = bytes.len() as u64;
+    if bytes.len() < HEADER_LEN {
+        return Err(CheckpointError::Truncated {
+            needed: HEADER_LEN as u64,
+            got,
+        });
+    }
+    if bytes[0..8] != MAGIC {
+        return Err(CheckpointError::Foreign);
+    }
+    let u16_at = |i: usize| u16::from_le_bytes([bytes[i], bytes[i + 1]]);
+    let u64_at = |i: usize| {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&bytes[i..i + 8]);
+        u64::from_le_bytes(a)
+    };
+    let header = Header {
+        format: u16_at(16),
+        schema: u16_at(18),
+        payload_len: u64_at(24),
+        checksum: u64_at(8),
+    };
+    if header.format != FORMAT {
+        return Err(CheckpointError::UnsupportedFormat(header.format));
+    }
+    let needed = (HEADER_LEN as u64).saturating_add(header.payload_len);
+    if got < needed {
+        return Err(CheckpointError::Truncated { needed, got });
+    }
+    if got > needed {
+        return Err(CheckpointError::TrailingBytes(got - needed));
+    }
+    if xxh64(&bytes[16..], 0) != header.checksum {
+        return Err(CheckpointError::ChecksumMismatch);
+    }
+    if bytes[20..24] != [0; 4] {
+        return Err(CheckpointError::Invalid("unknown header flags"));
+    }
+    if header.schema > SCHEMA {
+        return Err(CheckpointError::FutureSchema {
+            found: header.schema,
+            supported: SCHEMA,
+        });
+    }
+    if header.schema == 0 {
+        return Err(CheckpointError::Invalid("schema 0 does not exist"));
+    }
+    Ok((header, &bytes[HEADER_LEN..]))
+}
+
+/// Decodes a checkpoint's payload into its persisted form, upgraded to the current schema.
+/// This is what `tradeloop inspect` prints.
+pub fn decode(bytes: &[u8]) -> Result<v1::EngineV1<'static>, CheckpointError> {
+    let (_, payload) = open(bytes)?;
+    let (dto, rest) = postcard::take_from_bytes::<v1::EngineV1<'static>>(payload)
+        .map_err(|_| CheckpointError::Decode)?;
+    if !rest.is_empty() {
+        return Err(CheckpointError::Invalid(
+            "payload has bytes after the engine state",
+        ));
+    }
+    Ok(dto)
+}
+
+pub(crate) fn write(engine: &Engine) -> Vec<u8> {
+    let dto = v1::EngineV1::from_engine(engine);
+    let mut out = Vec::with_capacity(HEADER_LEN + size_hint(engine));
+    out.resize(HEADER_LEN, 0);
+    // Serialising into a Vec cannot fail: every type here has a total Serialize impl.
+    let mut out =
+        postcard::serialize_with_flavor::<_, _, Vec<u8>>(&dto, Out(out)).unwrap_or_default();
+    if out.len() < HEADER_LEN {
+        out.resize(HEADER_LEN, 0);
+    }
+    finish(&mut out, v1::SCHEMA);
+    out
+}
+
+/// A close upper estimate of the payload size, so `write` allocates once.
+fn size_hint(e: &Engine) -> usize {
+    let params = e.signal.mlp.params().len() + e.exits.mlp.params().len();
+    let replay = e.replay.len() * (e.config.features as usize * 4 + 40);
+    let trades = (e.journal.open_count() + e.journal.closed_trades().len())
+        * (e.config.features as usize * 4 + 200);
+    4096 + params * 4 * 4 + replay + trades + e.levels.history().len() * 80
+}
+
+pub(crate) fn read(bytes: &[u8]) -> Result<Engine, CheckpointError> {
+    decode(bytes)?
+        .into_engine()
+        .map_err(CheckpointError::Invalid)
+}

@@ -1,0 +1,365 @@
+//! The engine: one deterministic state machine behind `apply(command, now)`.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use crate::checkpoint;
+use crate::command::{
+    CloseTrade, Closed, Command, ExitStats, Learned, LevelStats, OpenTrade, Opened, Query, Reply,
+    SignalStats, Stats, Suggestion,
+};
+use crate::config::EngineConfig;
+use crate::error::{Error, all_finite, positive};
+use crate::journal::{CloseRecord, ExitPlan, Journal, Outcome, Side, TradeRecord, validate_symbol};
+use crate::learners::{ExitLearner, ExitMode, ExitSuggestion, LevelLearner, SignalModel};
+use crate::replay::{Experience, ReplayBuffer};
+use crate::rng::SplitMix64;
+use crate::stats::TradeStats;
+
+/// The whole learning state: journal, replay buffer, learners, statistics and the random
+/// generator, under one configuration.
+///
+/// Determinism: the engine reads no clock and no global randomness; time arrives as `now`
+/// (ms since the Unix epoch) with every command and randomness comes from the seed given to
+/// [`Engine::new`]. The same seed and command stream give the same snapshot bytes on every
+/// platform and kernel backend.
+///
+/// Atomicity: a command that returns `Err` has changed nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Engine {
+    pub(crate) config: EngineConfig,
+    pub(crate) rng: SplitMix64,
+    pub(crate) journal: Journal,
+    pub(crate) replay: ReplayBuffer,
+    pub(crate) signal: SignalModel,
+    pub(crate) levels: LevelLearner,
+    pub(crate) exits: ExitLearner,
+    pub(crate) stats: TradeStats,
+}
+
+impl Engine {
+    /// A fresh engine. Network weights are drawn from `seed`.
+    pub fn new(config: EngineConfig, seed: u64) -> Result<Self, Error> {
+        config.validate()?;
+        let mut rng = SplitMix64::new(seed);
+        let signal = SignalModel::new(&config.signal, config.features, &mut rng)?;
+        let exits = ExitLearner::new(&config.exits, config.features, &mut rng)?;
+        Ok(Self {
+            journal: Journal::new(config.journal)?,
+            replay: ReplayBuffer::new(config.replay, config.features as usize)?,
+            signal,
+            levels: LevelLearner::new(),
+            exits,
+            stats: TradeStats::default(),
+            rng,
+            config,
+        })
+    }
+
+    /// Applies one command at time `now` (ms since the Unix epoch).
+    pub fn apply(&mut self, command: Command, now: i64) -> Result<Reply, Error> {
+        match command {
+            Command::Open(o) => self.open(o, now),
+            Command::Close(c) => self.close(c, now),
+            Command::Suggest(s) => {
+                positive("price", s.price)?;
+                self.check_features(&s.features)?;
+                if s.levels.len() > 64 {
+                    return Err(Error::InvalidLevel("at most 64 candidate levels"));
+                }
+                for l in &s.levels {
+                    l.validate()?;
+                }
+                let signal = self.signal.predict(&s.features);
+                let e = self.exits.predict(&self.config.exits, &s.features);
+                Ok(Reply::Suggestion(Suggestion {
+                    signal,
+                    model_version: self.signal.version(),
+                    exits: plan(e, s.side, s.price),
+                    level_scores: s
+                        .levels
+                        .iter()
+                        .map(|l| self.levels.score(&l.features))
+                        .collect(),
+                }))
+            }
+            Command::Learn(req) => {
+                let epochs = req.epochs.unwrap_or(self.config.signal.epochs);
+                if !(1..=1000).contains(&epochs) {
+                    return Err(Error::InvalidConfig("learn epochs must be in 1..=1000"));
+                }
+                let signal =
+                    self.signal
+                        .learn(&self.config.signal, &self.replay, epochs, &mut self.rng);
+                let exits = match self.exits.mode() {
+                    ExitMode::Training => {
+                        self.exits
+                            .train(&self.config.exits, &self.replay, &mut self.rng)
+                    }
+                    ExitMode::Deployment => None,
+                };
+                Ok(Reply::Learned(Learned { signal, exits }))
+            }
+            Command::SetExitMode(mode) => {
+                self.exits.set_mode(mode);
+                Ok(Reply::ExitMode(mode))
+            }
+            Command::Query(q) => self.query(q),
+        }
+    }
+
+    /// The engine's state as checkpoint bytes (see [`crate::checkpoint`]).
+    pub fn snapshot(&self) -> Vec<u8> {
+        checkpoint::write(self)
+    }
+
+    /// An engine from checkpoint bytes. Corrupt, truncated, foreign and future-version input
+    /// is an [`Error::Checkpoint`]; nothing panics on any input.
+    pub fn restore(bytes: &[u8]) -> Result<Self, Error> {
+        checkpoint::read(bytes).map_err(Error::Checkpoint)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The trade journal.
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    /// The replay buffer.
+    pub fn replay(&self) -> &ReplayBuffer {
+        &self.replay
+    }
+
+    /// The signal model.
+    pub fn signal(&self) -> &SignalModel {
+        &self.signal
+    }
+
+    /// The level-weight learner.
+    pub fn levels(&self) -> &LevelLearner {
+        &self.levels
+    }
+
+    /// The exit learner.
+    pub fn exits(&self) -> &ExitLearner {
+        &self.exits
+    }
+
+    /// Totals over closed trades.
+    pub fn stats(&self) -> &TradeStats {
+        &self.stats
+    }
+
+    fn check_features(&self, f: &[f32]) -> Result<(), Error> {
+        if f.len() != self.config.features as usize {
+            return Err(Error::FeatureLength {
+                expected: self.config.features,
+                got: f.len() as u32,
+            });
+        }
+        all_finite("features", f)
+    }
+
+    fn open(&mut self, o: OpenTrade, now: i64) -> Result<Reply, Error> {
+        validate_symbol(&o.symbol)?;
+        positive("price", o.price)?;
+        positive("size", o.size)?;
+        self.check_features(&o.features)?;
+        if let Some(l) = &o.level {
+            l.validate()?;
+        }
+        if let Some((stop, target)) = o.exits {
+            positive("stop price", stop)?;
+            positive("target price", target)?;
+            let ok = match o.side {
+                Side::Long => stop < o.price && o.price < target,
+                Side::Short => target < o.price && o.price < stop,
+            };
+            if !ok {
+                return Err(Error::InvalidExits(
+                    "a long needs stop < price < target, a short target < price < stop",
+                ));
+            }
+        }
+        self.journal.check_open()?;
+        // Validated: nothing below fails.
+        let signal = self.signal.predict(&o.features);
+        let exits = match o.exits {
+            Some((stop, target)) => ExitPlan {
+                stop_pct: ((o.price - stop).abs() / o.price) as f32,
+                target_pct: ((target - o.price).abs() / o.price) as f32,
+                stop_price: stop,
+                target_price: target,
+                explored: false,
+                from_caller: true,
+            },
+            None => plan(
+                self.exits
+                    .suggest_for_entry(&self.config.exits, &o.features, &mut self.rng),
+                o.side,
+                o.price,
+            ),
+        };
+        let level = o.level.map(|l| (l, self.levels.score(&l.features)));
+        let trade_id = self.journal.next_id();
+        let model_version = self.signal.version();
+        self.journal.insert_open(TradeRecord {
+            id: trade_id,
+            symbol: o.symbol,
+            side: o.side,
+            size: o.size,
+            entry_price: o.price,
+            entry_time: now,
+            features: o.features,
+            signal,
+            model_version,
+            exits,
+            level,
+            close: None,
+        });
+        Ok(Reply::Opened(Opened {
+            trade_id,
+            signal,
+            model_version,
+            exits,
+            level_score: level.map(|l| l.1),
+        }))
+    }
+
+    fn close(&mut self, c: CloseTrade, now: i64) -> Result<Reply, Error> {
+        positive("price", c.price)?;
+        let t = self.journal.check_close(c.trade_id, now)?;
+        let sign = t.side.sign();
+        let pnl_pct = sign * (c.price - t.entry_price) / t.entry_price;
+        let pnl = sign * (c.price - t.entry_price) * t.size;
+        if !pnl.is_finite() || !pnl_pct.is_finite() {
+            return Err(Error::NonFinite { field: "pnl" });
+        }
+        let outcome = Outcome::classify(pnl_pct, self.config.flat_band);
+        let stop_pct = f64::from(t.exits.stop_pct).max(1e-9);
+        let reward = (pnl_pct / stop_pct).clamp(-10.0, 10.0) as f32;
+        let exp = Experience {
+            id: t.id,
+            time: now,
+            features: t.features.clone(),
+            class: outcome.index(),
+            exits: [
+                self.config.exits.scale_stop(t.exits.stop_pct),
+                self.config.exits.scale_target(t.exits.target_pct),
+            ],
+            reward,
+        };
+        self.replay.check(&exp)?;
+        let predicted = t.signal.class;
+        let level = t.level;
+        // Validated: nothing below fails.
+        self.replay.push(&exp, &mut self.rng)?;
+        let record = CloseRecord {
+            price: c.price,
+            time: now,
+            reason: c.reason,
+            pnl,
+            pnl_pct,
+            outcome,
+        };
+        self.journal.complete(c.trade_id, record);
+        self.stats.record(pnl, pnl_pct, outcome, predicted);
+        if self.config.signal.online {
+            self.signal.learn_one(&exp.features, exp.class);
+        }
+        let level_adjustment = level.and_then(|(l, _)| {
+            self.levels
+                .observe(&self.config.levels, l.features, reward, now)
+        });
+        let exit_training = self.exits.observe_close(
+            &self.config.exits,
+            &exp.features,
+            &self.replay,
+            &mut self.rng,
+        );
+        Ok(Reply::Closed(Closed {
+            trade_id: c.trade_id,
+            pnl,
+            pnl_pct,
+            outcome,
+            reward,
+            level_adjustment,
+            exit_training,
+        }))
+    }
+
+    fn query(&self, q: Query) -> Result<Reply, Error> {
+        Ok(match q {
+            Query::Stats => Reply::Stats(Box::new(self.stats_report())),
+            Query::Trade(id) => match self.journal.get(id) {
+                Some(t) => Reply::Trade(Box::new(t.clone())),
+                None if id >= 1 && id < self.journal.next_id() => {
+                    return Err(Error::TradeNotKept(id));
+                }
+                None => return Err(Error::UnknownTrade(id)),
+            },
+            Query::OpenTrades => Reply::Trades(self.journal.open_trades().cloned().collect()),
+            Query::ClosedTrades { limit } => {
+                let n = self.journal.closed_trades().len();
+                let skip = n.saturating_sub(limit as usize);
+                Reply::Trades(self.journal.closed_trades().skip(skip).cloned().collect())
+            }
+            Query::LevelHistory => Reply::LevelHistory(self.levels.history().to_vec()),
+            Query::Config => Reply::Config(Box::new(self.config.clone())),
+        })
+    }
+
+    fn stats_report(&self) -> Stats {
+        let (suggestions, explorations) = self.exits.suggestion_counts();
+        Stats {
+            opened: self.journal.next_id() - 1,
+            open: self.journal.open_count() as u32,
+            trades: self.stats,
+            win_rate: self.stats.win_rate(),
+            accuracy: self.stats.accuracy(),
+            sharpe: self.stats.sharpe(),
+            replay: self.replay.len() as u32,
+            signal: SignalStats {
+                version: self.signal.version(),
+                updates: self.signal.updates(),
+                loss_ema: self.signal.loss_ema(),
+            },
+            levels: LevelStats {
+                weights: self.levels.weights(),
+                seen: self.levels.seen(),
+                adjustments: self.levels.history().len() as u32,
+                next_adjustment_at: self.levels.next_adjustment_at(&self.config.levels),
+            },
+            exits: ExitStats {
+                mode: self.exits.mode(),
+                epsilon: self.exits.epsilon(),
+                trainings: self.exits.trainings(),
+                suggestions,
+                explorations,
+                best_validation_loss: self.exits.best_validation_loss(),
+                last_training: self.exits.last_training(),
+            },
+        }
+    }
+}
+
+/// Prices for exit distances on a trade entered at `price`.
+fn plan(e: ExitSuggestion, side: Side, price: f64) -> ExitPlan {
+    let (s, t) = (f64::from(e.stop_pct), f64::from(e.target_pct));
+    let (stop_price, target_price) = match side {
+        Side::Long => (price * (1.0 - s), price * (1.0 + t)),
+        Side::Short => (price * (1.0 + s), price * (1.0 - t)),
+    };
+    ExitPlan {
+        stop_pct: e.stop_pct,
+        target_pct: e.target_pct,
+        stop_price,
+        target_price,
+        explored: e.explored,
+        from_caller: false,
+    }
+}

@@ -1,0 +1,300 @@
+//! The checkpoint format: round trips, resume-equals-never-stopped, hostile bytes, golden
+//! files that must keep loading, and corrupt files that must be rejected with the right error.
+//!
+//! Regenerate fixtures only when adding a new schema version:
+//! `TRADELOOP_BLESS=1 cargo test -p tradeloop-core --test checkpoint` (existing golden files
+//! are never overwritten).
+
+mod common;
+
+use common::{fixture, run, small_config, stream};
+use proptest::prelude::*;
+use tradeloop_core::checkpoint::{self, HEADER_LEN, SCHEMA, xxh64};
+use tradeloop_core::{CheckpointError, Command, Engine, EngineConfig, Error, Query, Reply};
+
+fn engine_after(seed: u64, n: usize) -> Engine {
+    let mut e = Engine::new(small_config(), seed).unwrap();
+    run(&mut e, &stream(seed ^ 0xABCD, n, 8));
+    e
+}
+
+/// Re-seals a payload with a correct checksum, so decoding is reached.
+fn reseal(bytes: &mut [u8]) {
+    let sum = xxh64(&bytes[16..], 0);
+    bytes[8..16].copy_from_slice(&sum.to_le_bytes());
+}
+
+fn ckpt_err(r: Result<Engine, Error>) -> CheckpointError {
+    match r {
+        Err(Error::Checkpoint(c)) => c,
+        Err(other) => panic!("not a checkpoint error: {other:?}"),
+        Ok(_) => panic!("accepted"),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn restore_of_snapshot_is_the_same_engine(seed in any::<u64>(), n in 0usize..300) {
+        let e = engine_after(seed, n);
+        let bytes = e.snapshot();
+        let back = Engine::restore(&bytes).unwrap();
+        prop_assert!(back == e);
+        prop_assert_eq!(back.snapshot(), bytes);
+    }
+
+    #[test]
+    fn snapshot_restore_midway_equals_running_straight_through(seed in any::<u64>(), n in 2usize..300, cut in 0.0f64..1.0) {
+        let cmds = stream(seed, n, 8);
+        let k = ((n as f64) * cut) as usize;
+        let mut straight = Engine::new(small_config(), seed).unwrap();
+        run(&mut straight, &cmds);
+        let mut first = Engine::new(small_config(), seed).unwrap();
+        run(&mut first, &cmds[..k]);
+        let mut resumed = Engine::restore(&first.snapshot()).unwrap();
+        run(&mut resumed, &cmds[k..]);
+        prop_assert_eq!(resumed.snapshot(), straight.snapshot());
+    }
+
+    #[test]
+    fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
+        prop_assert!(Engine::restore(&bytes).is_err());
+    }
+
+    #[test]
+    fn random_bytes_behind_a_valid_header_never_panic(body in proptest::collection::vec(any::<u8>(), 0..4096)) {
+        let bytes = checkpoint::seal(SCHEMA, &body);
+        prop_assert!(Engine::restore(&bytes).is_err());
+    }
+
+    #[test]
+    fn mutated_payloads_with_valid_checksums_never_panic(seed in any::<u64>(), flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8)) {
+        let mut bytes = engine_after(seed, 150).snapshot();
+        let payload = bytes.len() - HEADER_LEN;
+        for (pos, val) in flips {
+            bytes[HEADER_LEN + pos % payload] ^= val | 1;
+        }
+        reseal(&mut bytes);
+        // May decode to a different valid engine or be rejected; it must not panic, and an
+        // accepted engine must keep working.
+        if let Ok(mut e) = Engine::restore(&bytes) {
+            let _ = e.apply(Command::Query(Query::Stats), 0);
+            let width = e.config().features as usize;
+            run(&mut e, &stream(seed, 30, width));
+            let _ = e.snapshot();
+        }
+    }
+
+    #[test]
+    fn truncations_are_typed_errors(seed in any::<u64>(), cut in 0.0f64..1.0) {
+        let bytes = engine_after(seed, 80).snapshot();
+        let k = ((bytes.len() as f64) * cut) as usize;
+        let err = ckpt_err(Engine::restore(&bytes[..k]));
+        prop_assert!(matches!(err, CheckpointError::Truncated { .. }), "{:?}", err);
+    }
+}
+
+#[test]
+fn every_single_bit_flip_is_detected() {
+    let bytes = engine_after(1, 60).snapshot();
+    for i in (0..bytes.len()).step_by(7) {
+        let mut b = bytes.clone();
+        b[i] ^= 1 << (i % 8);
+        assert!(
+            Engine::restore(&b).is_err(),
+            "flip at byte {i} went unnoticed"
+        );
+    }
+}
+
+#[test]
+fn default_config_engine_round_trips() {
+    let mut e = Engine::new(EngineConfig::default(), 77).unwrap();
+    run(&mut e, &stream(4, 200, 32));
+    let bytes = e.snapshot();
+    assert_eq!(Engine::restore(&bytes).unwrap(), e);
+    let header = checkpoint::open(&bytes).unwrap().0;
+    assert_eq!(
+        (header.format, header.schema, header.payload_len as usize),
+        (1, SCHEMA, bytes.len() - HEADER_LEN)
+    );
+}
+
+/// The expected error for each file in `tests/fixtures/corrupt`.
+fn corrupt_cases(valid: &[u8]) -> Vec<(&'static str, Vec<u8>, CheckpointError)> {
+    let mut v = Vec::new();
+    v.push((
+        "empty.bin",
+        Vec::new(),
+        CheckpointError::Truncated { needed: 32, got: 0 },
+    ));
+    v.push((
+        "short-header.bin",
+        valid[..20].to_vec(),
+        CheckpointError::Truncated {
+            needed: 32,
+            got: 20,
+        },
+    ));
+    v.push((
+        "foreign-png.bin",
+        b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\x90wS\xde".to_vec(),
+        CheckpointError::Foreign,
+    ));
+    let half = valid.len() / 2;
+    v.push((
+        "truncated-half.bin",
+        valid[..half].to_vec(),
+        CheckpointError::Truncated {
+            needed: valid.len() as u64,
+            got: half as u64,
+        },
+    ));
+    let mut trailing = valid.to_vec();
+    trailing.extend_from_slice(b"junk");
+    v.push(("trailing.bin", trailing, CheckpointError::TrailingBytes(4)));
+    let mut flipped = valid.to_vec();
+    flipped[valid.len() - 10] ^= 0x40;
+    v.push((
+        "flipped-byte.bin",
+        flipped,
+        CheckpointError::ChecksumMismatch,
+    ));
+    let mut future = valid.to_vec();
+    future[18..20].copy_from_slice(&(SCHEMA + 1).to_le_bytes());
+    reseal(&mut future);
+    v.push((
+        "future-schema.bin",
+        future,
+        CheckpointError::FutureSchema {
+            found: SCHEMA + 1,
+            supported: SCHEMA,
+        },
+    ));
+    let mut format = valid.to_vec();
+    format[16..18].copy_from_slice(&2u16.to_le_bytes());
+    reseal(&mut format);
+    v.push((
+        "future-format.bin",
+        format,
+        CheckpointError::UnsupportedFormat(2),
+    ));
+    let mut flags = valid.to_vec();
+    flags[20] = 1;
+    reseal(&mut flags);
+    v.push((
+        "unknown-flags.bin",
+        flags,
+        CheckpointError::Invalid("unknown header flags"),
+    ));
+    v.push((
+        "garbage-payload.bin",
+        checkpoint::seal(SCHEMA, &[0xFF; 64]),
+        CheckpointError::Decode,
+    ));
+    v
+}
+
+fn bless() -> bool {
+    std::env::var_os("TRADELOOP_BLESS").is_some()
+}
+
+#[test]
+fn corrupt_fixture_files_are_rejected_with_the_right_error() {
+    let valid = std::fs::read(fixture("v1/small.ckpt")).expect("golden fixture v1/small.ckpt");
+    for (name, bytes, expected) in corrupt_cases(&valid) {
+        let path = fixture(&format!("corrupt/{name}"));
+        if bless() && !path.exists() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &bytes).unwrap();
+        }
+        let on_disk = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(on_disk, bytes, "{name} on disk differs from its recipe");
+        assert_eq!(ckpt_err(Engine::restore(&on_disk)), expected, "{name}");
+    }
+}
+
+/// Golden files: checkpoints written by earlier builds, committed, that must load forever.
+struct Golden {
+    file: &'static str,
+    config: fn() -> EngineConfig,
+    seed: u64,
+    commands: usize,
+    features: usize,
+}
+
+const GOLDEN: &[Golden] = &[
+    Golden {
+        file: "v1/small.ckpt",
+        config: small_config,
+        seed: 42,
+        commands: 250,
+        features: 8,
+    },
+    Golden {
+        file: "v1/default.ckpt",
+        config: EngineConfig::default,
+        seed: 7,
+        commands: 120,
+        features: 32,
+    },
+];
+
+#[test]
+fn golden_checkpoints_keep_loading() {
+    for g in GOLDEN {
+        let path = fixture(g.file);
+        if bless() && !path.exists() {
+            let mut e = Engine::new((g.config)(), g.seed).unwrap();
+            run(&mut e, &stream(g.seed, g.commands, g.features));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, e.snapshot()).unwrap();
+        }
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let mut e = Engine::restore(&bytes).unwrap_or_else(|err| panic!("{}: {err}", g.file));
+        assert_eq!(e.config(), &(g.config)(), "{}", g.file);
+        assert!(
+            e.journal().next_id() > 1 && !e.replay().is_empty(),
+            "{}",
+            g.file
+        );
+        // While the fixture's schema is current, it round-trips byte for byte.
+        if checkpoint::open(&bytes).unwrap().0.schema == SCHEMA {
+            assert_eq!(e.snapshot(), bytes, "{} no longer round-trips", g.file);
+        }
+        // A restored engine keeps working.
+        let Reply::Stats(s) = e.apply(Command::Query(Query::Stats), 0).unwrap() else {
+            panic!()
+        };
+        assert_eq!(s.opened + 1, e.journal().next_id());
+        run(&mut e, &stream(g.seed + 1, 50, g.features));
+    }
+}
+
+#[test]
+fn small_golden_has_the_recorded_contents() {
+    // Facts about tests/fixtures/v1/small.ckpt as written (schema 1). They pin the decoded
+    // meaning of the bytes, not just that they decode.
+    let e = Engine::restore(&std::fs::read(fixture("v1/small.ckpt")).unwrap()).unwrap();
+    let dto = checkpoint::decode(&std::fs::read(fixture("v1/small.ckpt")).unwrap()).unwrap();
+    assert_eq!(dto.journal.next_id, e.journal().next_id());
+    assert_eq!(dto.replay.ids.0.len(), e.replay().len());
+    assert_eq!(dto.stats.closed, e.stats().closed);
+    let facts = format!(
+        "next_id={} replay={} closed={} outcomes={:?} signal_version={} level_adjustments={} exit_trainings={}",
+        e.journal().next_id(),
+        e.replay().len(),
+        e.stats().closed,
+        e.stats().outcomes,
+        e.signal().version(),
+        e.levels().history().len(),
+        e.exits().trainings(),
+    );
+    let path = fixture("v1/small.facts");
+    if bless() && !path.exists() {
+        std::fs::write(&path, format!("{facts}\n")).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(facts, expected.trim());
+}

@@ -1,0 +1,171 @@
+//! Shared test support: small configurations and seeded command streams.
+#![allow(dead_code)]
+
+use tradeloop_core::journal::{ExitReason, LevelInput, LevelKind, Side};
+use tradeloop_core::learners::{ExitConfig, LevelConfig, SignalConfig};
+use tradeloop_core::replay::{ReplayConfig, ReplayMode};
+use tradeloop_core::rng::SplitMix64;
+use tradeloop_core::{
+    CloseTrade, Command, Engine, EngineConfig, ExitMode, LearnRequest, OpenTrade, Query,
+    SuggestRequest,
+};
+
+/// A small engine configuration that exercises eviction, level adjustments and exit
+/// training within a few hundred commands.
+pub(crate) fn small_config() -> EngineConfig {
+    EngineConfig {
+        features: 8,
+        journal: tradeloop_core::journal::JournalConfig {
+            max_closed: 16,
+            max_open: 64,
+        },
+        replay: ReplayConfig {
+            capacity: 64,
+            mode: ReplayMode::Ring,
+        },
+        signal: SignalConfig {
+            hidden: vec![8],
+            batch: 8,
+            epochs: 2,
+            ..SignalConfig::default()
+        },
+        levels: LevelConfig {
+            first_after: 5,
+            every: 3,
+            window: 12,
+            ..LevelConfig::default()
+        },
+        exits: ExitConfig {
+            hidden: vec![4],
+            train_every: 5,
+            epochs: 2,
+            batch: 8,
+            ..ExitConfig::default()
+        },
+        ..EngineConfig::default()
+    }
+}
+
+/// `n` commands (with their times) drawn from `seed`: opens, closes of open trades, and now
+/// and then a learn, a suggestion, a query, a mode switch, or an invalid command.
+pub(crate) fn stream(seed: u64, n: usize, features: usize) -> Vec<(Command, i64)> {
+    let mut r = SplitMix64::new(seed);
+    let mut open: Vec<u64> = Vec::new();
+    let mut next_id = 1u64;
+    let mut t = 1_700_000_000_000i64;
+    let mut out = Vec::with_capacity(n);
+    let feats = |r: &mut SplitMix64| {
+        (0..features)
+            .map(|_| r.normal() as f32)
+            .collect::<Vec<f32>>()
+    };
+    while out.len() < n {
+        t += 60_000 * (1 + r.below(30) as i64);
+        let price = 100.0 * (1.0 + 0.05 * r.normal());
+        let cmd = match r.below(20) {
+            0..=7 => {
+                let level = r.chance(0.7).then(|| LevelInput {
+                    price: price * 0.99,
+                    kind: LevelKind::Support,
+                    features: core::array::from_fn(|_| r.uniform() as f32),
+                });
+                let side = if r.chance(0.5) {
+                    Side::Long
+                } else {
+                    Side::Short
+                };
+                let exits = r.chance(0.1).then_some(match side {
+                    Side::Long => (price * 0.98, price * 1.03),
+                    Side::Short => (price * 1.02, price * 0.97),
+                });
+                open.push(next_id);
+                next_id += 1;
+                Command::Open(OpenTrade {
+                    symbol: "SPY".into(),
+                    side,
+                    price,
+                    size: 1.0 + r.below(5) as f64,
+                    features: feats(&mut r),
+                    level,
+                    exits,
+                })
+            }
+            8..=14 if !open.is_empty() => {
+                let i = r.below(open.len() as u64) as usize;
+                let id = open.swap_remove(i);
+                let reason = [
+                    ExitReason::Stop,
+                    ExitReason::Target,
+                    ExitReason::Manual,
+                    ExitReason::Timeout,
+                ][r.below(4) as usize];
+                Command::Close(CloseTrade {
+                    trade_id: id,
+                    price,
+                    reason,
+                })
+            }
+            15 => Command::Learn(LearnRequest {
+                epochs: Some(1 + r.below(2) as u32),
+            }),
+            16 => Command::Suggest(SuggestRequest {
+                side: Side::Long,
+                price,
+                features: feats(&mut r),
+                levels: vec![],
+            }),
+            17 => Command::Query(if r.chance(0.5) {
+                Query::Stats
+            } else {
+                Query::ClosedTrades { limit: 5 }
+            }),
+            18 => Command::SetExitMode(if r.chance(0.8) {
+                ExitMode::Training
+            } else {
+                ExitMode::Deployment
+            }),
+            _ => match r.below(3) {
+                // Invalid on purpose: must be rejected without any change.
+                0 => Command::Close(CloseTrade {
+                    trade_id: 1_000_000,
+                    price,
+                    reason: ExitReason::Manual,
+                }),
+                1 => Command::Open(OpenTrade {
+                    symbol: "SPY".into(),
+                    side: Side::Long,
+                    price: f64::NAN,
+                    size: 1.0,
+                    features: feats(&mut r),
+                    level: None,
+                    exits: None,
+                }),
+                _ => Command::Open(OpenTrade {
+                    symbol: "SPY".into(),
+                    side: Side::Long,
+                    price,
+                    size: 1.0,
+                    features: vec![0.0; features + 1],
+                    level: None,
+                    exits: None,
+                }),
+            },
+        };
+        out.push((cmd, t));
+    }
+    out
+}
+
+/// Applies every command, ignoring rejections (they must not change state).
+pub(crate) fn run(engine: &mut Engine, cmds: &[(Command, i64)]) {
+    for (c, t) in cmds {
+        let _ = engine.apply(c.clone(), *t);
+    }
+}
+
+/// Path of a file under `tests/fixtures`.
+pub(crate) fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
