@@ -46,6 +46,7 @@ pub mod journal;
 pub mod learners;
 pub mod market;
 pub mod nn;
+pub mod paper;
 pub mod replay;
 pub mod rng;
 pub mod stats;
