@@ -1,0 +1,8 @@
+//! Benchmark workloads of `shared/bench/WORKLOADS.md` on tradeloop, side by side with the
+//! peer runtimes. Run with `cargo bench -p tradeloop-bench` (add `-- --peers` to run the
+//! installed peers in the same session, `-- --quick` for a smoke run).
+
+pub mod data;
+pub mod gate;
+pub mod peers;
+pub mod workloads;
