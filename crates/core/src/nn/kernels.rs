@@ -10,7 +10,13 @@
 //! Layouts: a batch is `rows x k` row-major; a weight matrix is `k x n` row-major
 //! (`[in, out]`); outputs are `rows x n`.
 
-use super::simd::{Backend, Kind, LANES, Lanes, Scalar};
+use super::simd::{Backend, Kind, LANES, Lanes, Scalar, flush_tiny};
+
+/// Optimiser moments smaller than this in magnitude are set to zero. Moments of parameters
+/// whose gradient is zero decay geometrically; without this they would pass through the
+/// subnormal range, where x86 arithmetic is many times slower. (Flushing subnormals in the
+/// FPU instead would break bit-identity with WebAssembly, which keeps them.)
+pub(crate) const TINY_MOMENT: f32 = 1e-30;
 
 /// Constants of one Adam step, computed once per step by the optimiser.
 #[derive(Clone, Copy, Debug)]
@@ -21,8 +27,8 @@ pub(crate) struct AdamStep {
     pub one_minus_beta2: f32,
     /// `lr / (1 - beta1^t)`.
     pub step_size: f32,
-    /// `sqrt(1 - beta2^t)`.
-    pub bias2_sqrt: f32,
+    /// `1 / sqrt(1 - beta2^t)` (a multiplication per element instead of a division).
+    pub inv_bias2_sqrt: f32,
     pub eps: f32,
     /// Decoupled weight decay factor `1 - lr * wd` (1.0 = none).
     pub decay: f32,
@@ -77,6 +83,22 @@ mod generic {
                 c += LANES;
             }
             r += 1;
+        }
+        if full == n {
+            return;
+        }
+        if L::FAST_PARTIAL {
+            // Tail columns as one masked vector per row: the same lane-wise operations.
+            let bias_t = l.load_part(&bias[full..n]);
+            for r in 0..rows {
+                let mut acc = bias_t;
+                for kk in 0..k {
+                    let wv = l.load_part(&w[kk * n + full..(kk + 1) * n]);
+                    acc = l.add(acc, l.mul(l.splat(x[r * k + kk]), wv));
+                }
+                l.store_part(acc, &mut out[r * n + full..(r + 1) * n]);
+            }
+            return;
         }
         for r in 0..rows {
             let xr = &x[r * k..(r + 1) * k];
@@ -170,6 +192,20 @@ mod generic {
                 c += LANES;
             }
             kk += 1;
+        }
+        if full == n {
+            return;
+        }
+        if L::FAST_PARTIAL {
+            for kk in 0..k {
+                let mut acc = l.mul(l.splat(x[kk]), l.load_part(&d[full..n]));
+                for b in 1..rows {
+                    let dv = l.load_part(&d[b * n + full..(b + 1) * n]);
+                    acc = l.add(acc, l.mul(l.splat(x[b * k + kk]), dv));
+                }
+                l.store_part(acc, &mut gw[kk * n + full..(kk + 1) * n]);
+            }
+            return;
         }
         for kk in 0..k {
             for j in full..n {
@@ -330,6 +366,79 @@ mod generic {
         }
     }
 
+    /// `dx[r, kk] = dot(d[r, :], w[kk, :])`, computed from the transposed weights
+    /// `wt` (`n x k`), sixteen `kk` at a time. Accumulator `j` holds, for those sixteen `kk`,
+    /// canonical lane `j` (the products with `o % 16 == j`, in ascending `o`); combining the
+    /// accumulators with the canonical tree gives exactly `backprop_input`'s bits without a
+    /// horizontal operation.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn backprop_input_t<L: Lanes>(
+        l: L,
+        d: &[f32],
+        wt: &[f32],
+        dx: &mut [f32],
+        rows: usize,
+        k: usize,
+        n: usize,
+    ) {
+        let kfull = k / LANES * LANES;
+        for r in 0..rows {
+            let drow = &d[r * n..(r + 1) * n];
+            let mut kb = 0;
+            while kb < kfull {
+                let mut acc = [l.zero(); LANES];
+                let mut chunks = drow.chunks_exact(LANES);
+                let mut o = 0;
+                for chunk in &mut chunks {
+                    for (j, a) in acc.iter_mut().enumerate() {
+                        *a = l.add(
+                            *a,
+                            l.mul(l.splat(chunk[j]), l.load(&wt[(o + j) * k + kb..])),
+                        );
+                    }
+                    o += LANES;
+                }
+                let rest = chunks.remainder();
+                for (j, a) in acc.iter_mut().enumerate() {
+                    if j < rest.len() {
+                        *a = l.add(*a, l.mul(l.splat(rest[j]), l.load(&wt[(o + j) * k + kb..])));
+                    }
+                }
+                // The canonical tree over the sixteen accumulators. Accumulators that got no
+                // product (when n < 16) are +0.0, and adding +0.0 to a partial sum (never
+                // -0.0) changes nothing, so the full tree gives the canonical bits.
+                let mut w = LANES / 2;
+                while w > 0 {
+                    for j in 0..w {
+                        acc[j] = l.add(acc[j], acc[j + w]);
+                    }
+                    w /= 2;
+                }
+                l.store(acc[0], &mut dx[r * k + kb..]);
+                kb += LANES;
+            }
+            // Remaining `kk` (fewer than sixteen): one canonical dot each.
+            for kk in kfull..k {
+                let mut lanes = [0.0f32; LANES];
+                for (o, &dv) in drow.iter().enumerate() {
+                    lanes[o % LANES] += dv * wt[o * k + kk];
+                }
+                dx[r * k + kk] = Scalar.reduce(lanes);
+            }
+        }
+    }
+
+    /// `wt = w^T` for a `k x n` matrix.
+    #[inline(always)]
+    pub(crate) fn transpose<L: Lanes>(_l: L, w: &[f32], wt: &mut [f32], k: usize, n: usize) {
+        for kk in 0..k {
+            for o in 0..n {
+                wt[o * k + kk] = w[kk * n + o];
+            }
+        }
+    }
+
     /// Canonical dot product of two equal-length slices.
     #[inline(always)]
     pub(crate) fn dot<L: Lanes>(l: L, a: &[f32], b: &[f32]) -> f32 {
@@ -397,9 +506,11 @@ mod generic {
         }
     }
 
-    /// One Adam step over flat buffers (PyTorch's formulation, decoupled weight decay):
+    /// One Adam step over flat buffers (PyTorch's formulation with the bias-correction
+    /// division of `sqrt(v)` done as a multiplication by its reciprocal; decoupled weight
+    /// decay; moments below [`TINY_MOMENT`] flushed to zero):
     /// `m = b1 m + (1-b1) g; v = b2 v + (1-b2) (g g);`
-    /// `p = p * decay - step_size * (m / (sqrt(v) / bias2_sqrt + eps))`.
+    /// `p = p * decay - step_size * (m / (sqrt(v) * inv_bias2_sqrt + eps))`.
     #[inline(always)]
     pub(crate) fn adam<L: Lanes>(
         l: L,
@@ -413,15 +524,23 @@ mod generic {
         let full = len / LANES * LANES;
         let (b1, omb1) = (l.splat(s.beta1), l.splat(s.one_minus_beta1));
         let (b2, omb2) = (l.splat(s.beta2), l.splat(s.one_minus_beta2));
-        let (step, bc2, eps) = (l.splat(s.step_size), l.splat(s.bias2_sqrt), l.splat(s.eps));
+        let (step, ibc2, eps) = (
+            l.splat(s.step_size),
+            l.splat(s.inv_bias2_sqrt),
+            l.splat(s.eps),
+        );
         let decay = l.splat(s.decay);
         let decays = s.decay != 1.0;
+        let tiny = l.splat(TINY_MOMENT);
         let mut c = 0;
         while c < full {
             let gv = l.load(&g[c..]);
-            let mv = l.add(l.mul(b1, l.load(&m[c..])), l.mul(omb1, gv));
-            let vv = l.add(l.mul(b2, l.load(&v[c..])), l.mul(omb2, l.mul(gv, gv)));
-            let denom = l.add(l.div(l.sqrt(vv), bc2), eps);
+            let mv = l.flush_tiny(l.add(l.mul(b1, l.load(&m[c..])), l.mul(omb1, gv)), tiny);
+            let vv = l.flush_tiny(
+                l.add(l.mul(b2, l.load(&v[c..])), l.mul(omb2, l.mul(gv, gv))),
+                tiny,
+            );
+            let denom = l.add(l.mul(l.sqrt(vv), ibc2), eps);
             let mut pv = l.load(&p[c..]);
             if decays {
                 pv = l.mul(pv, decay);
@@ -434,9 +553,9 @@ mod generic {
         }
         for j in full..len {
             let gj = g[j];
-            let mj = s.beta1 * m[j] + s.one_minus_beta1 * gj;
-            let vj = s.beta2 * v[j] + s.one_minus_beta2 * (gj * gj);
-            let denom = libm::sqrtf(vj) / s.bias2_sqrt + s.eps;
+            let mj = flush_tiny(s.beta1 * m[j] + s.one_minus_beta1 * gj, TINY_MOMENT);
+            let vj = flush_tiny(s.beta2 * v[j] + s.one_minus_beta2 * (gj * gj), TINY_MOMENT);
+            let denom = libm::sqrtf(vj) * s.inv_bias2_sqrt + s.eps;
             let mut pj = p[j];
             if decays {
                 pj *= s.decay;
@@ -447,16 +566,18 @@ mod generic {
         }
     }
 
-    /// One SGD step with (heavy-ball) momentum: `u = mu u + g; p = p * decay - lr u`.
+    /// One SGD step with (heavy-ball) momentum: `u = mu u + g; p = p * decay - lr u`, the
+    /// velocity flushed to zero below [`TINY_MOMENT`].
     #[inline(always)]
     pub(crate) fn sgd<L: Lanes>(l: L, p: &mut [f32], g: &[f32], u: &mut [f32], s: SgdStep) {
         let len = p.len().min(g.len()).min(u.len());
         let full = len / LANES * LANES;
         let (lr, mu, decay) = (l.splat(s.lr), l.splat(s.momentum), l.splat(s.decay));
         let decays = s.decay != 1.0;
+        let tiny = l.splat(TINY_MOMENT);
         let mut c = 0;
         while c < full {
-            let uv = l.add(l.mul(mu, l.load(&u[c..])), l.load(&g[c..]));
+            let uv = l.flush_tiny(l.add(l.mul(mu, l.load(&u[c..])), l.load(&g[c..])), tiny);
             let mut pv = l.load(&p[c..]);
             if decays {
                 pv = l.mul(pv, decay);
@@ -466,7 +587,7 @@ mod generic {
             c += LANES;
         }
         for j in full..len {
-            let uj = s.momentum * u[j] + g[j];
+            let uj = flush_tiny(s.momentum * u[j] + g[j], TINY_MOMENT);
             let mut pj = p[j];
             if decays {
                 pj *= s.decay;
@@ -526,6 +647,10 @@ kernels! {
     fn grad_bias(d: &[f32], gb: &mut [f32], rows: usize, n: usize);
     /// Input gradient `dx = d w^T` (`rows x k`).
     fn backprop_input(d: &[f32], w: &[f32], dx: &mut [f32], rows: usize, k: usize, n: usize);
+    /// Input gradient from transposed weights `wt` (`n x k`); same bits as `backprop_input`.
+    fn backprop_input_t(d: &[f32], wt: &[f32], dx: &mut [f32], rows: usize, k: usize, n: usize);
+    /// `wt = w^T`.
+    fn transpose(w: &[f32], wt: &mut [f32], k: usize, n: usize);
     /// Canonical dot product.
     fn dot(a: &[f32], b: &[f32]) -> f32;
     /// In-place ReLU.
@@ -641,6 +766,16 @@ mod tests {
                 let mut dx = vec![f32::NAN; rows * k];
                 backprop_input(be, &d, &w, &mut dx, rows, k, n);
                 assert_eq!(bits(&dx), bits(&dx_ref), "{} dx {rows}x{k}x{n}", be.name());
+                let mut wt = vec![f32::NAN; k * n];
+                transpose(be, &w, &mut wt, k, n);
+                let mut dx_t = vec![f32::NAN; rows * k];
+                backprop_input_t(be, &d, &wt, &mut dx_t, rows, k, n);
+                assert_eq!(
+                    bits(&dx_t),
+                    bits(&dx_ref),
+                    "{} dx (transposed) {rows}x{k}x{n}",
+                    be.name()
+                );
             }
         }
     }
@@ -678,8 +813,16 @@ mod tests {
         let mut r = SplitMix64::new(4);
         for n in [1usize, 15, 16, 47, 6595] {
             let base = randv(&mut r, n);
-            let g = randv(&mut r, n);
-            let m0 = randv(&mut r, n);
+            let mut g = randv(&mut r, n);
+            let mut m0 = randv(&mut r, n);
+            // Moments about to become tiny, exact zeros, and a NaN that must survive.
+            for i in (0..n).step_by(5) {
+                m0[i] = 1.05e-30 * m0[i].signum();
+                g[i] = 0.0;
+            }
+            if n > 3 {
+                g[3] = f32::NAN;
+            }
             let v0: Vec<f32> = randv(&mut r, n).iter().map(|x| x * x).collect();
             let step = AdamStep {
                 beta1: 0.9,
@@ -687,7 +830,7 @@ mod tests {
                 beta2: 0.999,
                 one_minus_beta2: 0.001,
                 step_size: 1e-3 / 0.1,
-                bias2_sqrt: libm::sqrtf(0.001),
+                inv_bias2_sqrt: 1.0 / libm::sqrtf(0.001),
                 eps: 1e-8,
                 decay: 0.9999,
             };
@@ -711,6 +854,16 @@ mod tests {
             let reference = run(Backend::SCALAR);
             for be in Backend::available() {
                 assert_eq!(run(be), reference, "{} n={n}", be.name());
+            }
+            // Tiny moments were flushed to exact zeros; the NaN gradient propagated.
+            let m_after = &reference[3];
+            for i in (0..n).step_by(5) {
+                if i != 3 {
+                    assert_eq!(m_after[i], 0, "tiny moment {i} not flushed");
+                }
+            }
+            if n > 3 {
+                assert!(f32::from_bits(m_after[3]).is_nan());
             }
             // spot-check semantics of the reference
             let a = &reference[0];

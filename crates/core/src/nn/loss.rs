@@ -83,7 +83,7 @@ pub(crate) fn loss_and_delta(
                 let label = usize::from(label);
                 // -ln p[label], clamped so a saturated softmax reports a finite loss.
                 let p = d[label].max(1e-30);
-                total += f64::from(s) * -libm::log(f64::from(p));
+                total += f64::from(s) * f64::from(-libm::logf(p));
                 for (j, dj) in d.iter_mut().enumerate() {
                     let onehot = if j == label { 1.0 } else { 0.0 };
                     *dj = s * (*dj - onehot);

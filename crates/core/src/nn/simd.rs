@@ -21,6 +21,9 @@ pub(crate) const LANES: usize = 16;
 pub(crate) trait Lanes: Copy {
     /// The vector.
     type V: Copy;
+    /// `true` if [`Lanes::load_part`] / [`Lanes::store_part`] are single masked
+    /// instructions, so kernels use them for tails instead of scalar loops.
+    const FAST_PARTIAL: bool = false;
     fn zero(self) -> Self::V;
     fn splat(self, x: f32) -> Self::V;
     /// Loads `s[..16]`. `s.len() >= 16`.
@@ -34,6 +37,8 @@ pub(crate) trait Lanes: Copy {
     fn sqrt(self, a: Self::V) -> Self::V;
     /// Lane-wise `if a > 0 { b } else { +0.0 }` (NaN in `a` selects `+0.0`).
     fn where_positive(self, a: Self::V, b: Self::V) -> Self::V;
+    /// Lane-wise `if |a| < tiny { +0.0 } else { a }` (NaN is kept).
+    fn flush_tiny(self, a: Self::V, tiny: Self::V) -> Self::V;
     /// Canonical horizontal sum: `l[i] += l[i + w]` for `w = 8, 4, 2, 1`, result `l[0]`.
     fn reduce(self, v: Self::V) -> f32;
 
@@ -45,6 +50,21 @@ pub(crate) trait Lanes: Copy {
         buf[..n].copy_from_slice(&s[..n]);
         self.load(&buf)
     }
+
+    /// Stores the low `s.len()` (< 16) lanes into `s`.
+    #[inline(always)]
+    fn store_part(self, v: Self::V, s: &mut [f32]) {
+        let mut buf = [0.0f32; LANES];
+        self.store(v, &mut buf);
+        let n = s.len().min(LANES);
+        s[..n].copy_from_slice(&buf[..n]);
+    }
+}
+
+/// Scalar `if |a| < tiny { +0.0 } else { a }`, NaN kept.
+#[inline(always)]
+pub(crate) fn flush_tiny(a: f32, tiny: f32) -> f32 {
+    if libm::fabsf(a) < tiny { 0.0 } else { a }
 }
 
 /// Scalar reference backend: the semantics every other backend must reproduce.
@@ -96,6 +116,10 @@ impl Lanes for Scalar {
         core::array::from_fn(|i| if a[i] > 0.0 { b[i] } else { 0.0 })
     }
     #[inline(always)]
+    fn flush_tiny(self, a: Self::V, tiny: Self::V) -> Self::V {
+        core::array::from_fn(|i| flush_tiny(a[i], tiny[i]))
+    }
+    #[inline(always)]
     fn reduce(self, mut v: Self::V) -> f32 {
         let mut w = LANES / 2;
         while w > 0 {
@@ -135,6 +159,7 @@ mod x86 {
     // time (see `Backend`), and every pointer access is preceded by a length check.
     impl Lanes for Avx512 {
         type V = __m512;
+        const FAST_PARTIAL: bool = true;
         #[inline(always)]
         fn zero(self) -> __m512 {
             unsafe { _mm512_setzero_ps() }
@@ -181,6 +206,13 @@ mod x86 {
             }
         }
         #[inline(always)]
+        fn flush_tiny(self, a: __m512, tiny: __m512) -> __m512 {
+            unsafe {
+                let small = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(_mm512_abs_ps(a), tiny);
+                _mm512_mask_mov_ps(a, small, _mm512_setzero_ps())
+            }
+        }
+        #[inline(always)]
         fn reduce(self, v: __m512) -> f32 {
             unsafe {
                 let lo = _mm512_castps512_ps256(v);
@@ -194,6 +226,13 @@ mod x86 {
             let mask: __mmask16 = ((1u32 << n) - 1) as __mmask16;
             // SAFETY: masked-off lanes are not read, so only s[..n] is accessed.
             unsafe { _mm512_maskz_loadu_ps(mask, s.as_ptr()) }
+        }
+        #[inline(always)]
+        fn store_part(self, v: __m512, s: &mut [f32]) {
+            let n = s.len().min(LANES);
+            let mask: __mmask16 = ((1u32 << n) - 1) as __mmask16;
+            // SAFETY: masked-off lanes are not written, so only s[..n] is accessed.
+            unsafe { _mm512_mask_storeu_ps(s.as_mut_ptr(), mask, v) }
         }
     }
 
@@ -284,6 +323,17 @@ mod x86 {
             }
         }
         #[inline(always)]
+        fn flush_tiny(self, a: Self::V, tiny: Self::V) -> Self::V {
+            unsafe {
+                let sign = _mm256_set1_ps(-0.0);
+                let f = |x: __m256, t: __m256| {
+                    let small = _mm256_cmp_ps::<_CMP_LT_OQ>(_mm256_andnot_ps(sign, x), t);
+                    _mm256_andnot_ps(small, x)
+                };
+                [f(a[0], tiny[0]), f(a[1], tiny[1])]
+            }
+        }
+        #[inline(always)]
         fn reduce(self, v: Self::V) -> f32 {
             Self::reduce8(unsafe { _mm256_add_ps(v[0], v[1]) })
         }
@@ -363,6 +413,10 @@ mod wasm {
         fn where_positive(self, a: Self::V, b: Self::V) -> Self::V {
             let z = f32x4_splat(0.0);
             core::array::from_fn(|i| v128_and(f32x4_gt(a[i], z), b[i]))
+        }
+        #[inline(always)]
+        fn flush_tiny(self, a: Self::V, tiny: Self::V) -> Self::V {
+            core::array::from_fn(|i| v128_andnot(a[i], f32x4_lt(f32x4_abs(a[i]), tiny[i])))
         }
         #[inline(always)]
         fn reduce(self, v: Self::V) -> f32 {
