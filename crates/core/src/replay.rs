@@ -6,7 +6,7 @@
 //! replaying an event log twice cannot double-count. All randomness comes from the caller's
 //! [`SplitMix64`], so sampling is deterministic given the engine's seed.
 
-use alloc::collections::BTreeMap;
+use alloc::vec;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
@@ -122,7 +122,95 @@ pub struct ReplayBuffer {
     /// Experiences offered and not rejected as duplicates, ever.
     pushed: u64,
     /// id -> slot; derived from `ids`.
-    index: BTreeMap<u64, usize>,
+    index: IdIndex,
+}
+
+/// Open-addressing hash map from experience id to slot (linear probing, backward-shift
+/// deletion). It is only ever queried, never iterated, so its internal layout cannot
+/// influence any result; rebuilding it is a few microseconds per thousand ids.
+#[derive(Debug, Clone)]
+struct IdIndex {
+    keys: Vec<u64>,
+    slots: Vec<u32>,
+    mask: usize,
+}
+
+impl PartialEq for IdIndex {
+    /// Derived from the `ids` column, which is compared instead.
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl IdIndex {
+    const EMPTY: u32 = u32::MAX;
+
+    /// Room for `capacity` ids at a load factor of at most one half.
+    fn with_capacity(capacity: usize) -> Self {
+        let size = (2 * capacity).max(16).next_power_of_two();
+        Self {
+            keys: vec![0; size],
+            slots: vec![Self::EMPTY; size],
+            mask: size - 1,
+        }
+    }
+
+    fn home(&self, id: u64) -> usize {
+        (id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & self.mask
+    }
+
+    fn find(&self, id: u64) -> Result<usize, usize> {
+        let mut i = self.home(id);
+        loop {
+            if self.slots[i] == Self::EMPTY {
+                return Err(i);
+            }
+            if self.keys[i] == id {
+                return Ok(i);
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    fn contains(&self, id: u64) -> bool {
+        self.find(id).is_ok()
+    }
+
+    /// Inserts `id -> slot`; `false` if `id` was already present.
+    fn insert(&mut self, id: u64, slot: usize) -> bool {
+        match self.find(id) {
+            Ok(_) => false,
+            Err(i) => {
+                self.keys[i] = id;
+                self.slots[i] = slot as u32;
+                true
+            }
+        }
+    }
+
+    fn remove(&mut self, id: u64) {
+        let Ok(mut hole) = self.find(id) else { return };
+        let mut j = hole;
+        loop {
+            j = (j + 1) & self.mask;
+            if self.slots[j] == Self::EMPTY {
+                break;
+            }
+            // Move the entry at `j` into the hole unless its home lies cyclically in (hole, j].
+            let home = self.home(self.keys[j]);
+            let stays = if hole <= j {
+                hole < home && home <= j
+            } else {
+                hole < home || home <= j
+            };
+            if !stays {
+                self.keys[hole] = self.keys[j];
+                self.slots[hole] = self.slots[j];
+                hole = j;
+            }
+        }
+        self.slots[hole] = Self::EMPTY;
+    }
 }
 
 /// The columns of a buffer, borrowed, for writing checkpoints.
@@ -171,7 +259,7 @@ impl ReplayBuffer {
             rewards: Vec::new(),
             head: 0,
             pushed: 0,
-            index: BTreeMap::new(),
+            index: IdIndex::with_capacity(config.capacity as usize),
         })
     }
 
@@ -198,7 +286,7 @@ impl ReplayBuffer {
 
     /// `true` if an experience with this id is stored.
     pub fn contains(&self, id: u64) -> bool {
-        self.index.contains_key(&id)
+        self.index.contains(id)
     }
 
     /// The experience in `slot` (`slot < len()`).
@@ -233,7 +321,7 @@ impl ReplayBuffer {
     /// Stores `e` according to the mode. Reservoir mode draws from `rng` once the buffer is full.
     pub fn push(&mut self, e: &Experience, rng: &mut SplitMix64) -> Result<Pushed, Error> {
         self.check(e)?;
-        if self.index.contains_key(&e.id) {
+        if self.index.contains(e.id) {
             return Ok(Pushed::Duplicate);
         }
         let seq = self.pushed;
@@ -266,7 +354,7 @@ impl ReplayBuffer {
             }
         };
         let evicted = self.ids[slot];
-        self.index.remove(&evicted);
+        self.index.remove(evicted);
         self.index.insert(e.id, slot);
         self.ids[slot] = e.id;
         self.times[slot] = e.time;
@@ -343,23 +431,18 @@ impl ReplayBuffer {
             && p.exits.len() == 2 * len
             && (p.head as usize) < p.config.capacity as usize
             && (len == p.config.capacity as usize || p.head == 0)
-            && p.seqs.iter().all(|&s| s < p.pushed)
-            && p.classes.iter().all(|&c| c < 3);
+            && p.seqs.iter().fold(true, |ok, &s| ok & (s < p.pushed))
+            && p.classes.iter().fold(true, |ok, &c| ok & (c < 3));
         if !ok {
             return Err("replay columns are inconsistent");
         }
-        if !(p
-            .features
-            .iter()
-            .chain(&p.exits)
-            .chain(&p.rewards)
-            .all(|x| x.is_finite()))
-        {
+        let finite = |v: &[f32]| crate::error::all_finite("", v).is_ok();
+        if !(finite(&p.features) && finite(&p.exits) && finite(&p.rewards)) {
             return Err("replay holds non-finite values");
         }
-        let mut index = BTreeMap::new();
+        let mut index = IdIndex::with_capacity(p.config.capacity as usize);
         for (slot, &id) in p.ids.iter().enumerate() {
-            if index.insert(id, slot).is_some() {
+            if !index.insert(id, slot) {
                 return Err("replay holds a duplicate id");
             }
         }
@@ -430,6 +513,33 @@ mod tests {
         assert_eq!(b.get(b.by_age()[2]).unwrap().features, &[5.0, 5.0]);
         // Re-pushing an evicted id is allowed again (it is no longer stored).
         assert_eq!(b.push(&exp(1, 2), &mut rng).unwrap(), Pushed::Replaced(3));
+    }
+
+    #[test]
+    fn id_index_agrees_with_a_reference_map_under_churn() {
+        let mut rng = SplitMix64::new(12);
+        let mut idx = IdIndex::with_capacity(64);
+        let mut reference = alloc::collections::BTreeMap::new();
+        for step in 0..20_000u64 {
+            // Clustered ids (collisions) and random ones.
+            let id = if step % 3 == 0 {
+                rng.below(200)
+            } else {
+                rng.next_u64() % 150 * 4096
+            };
+            if reference.len() < 64 && !reference.contains_key(&id) {
+                assert!(idx.insert(id, step as usize % 1000));
+                reference.insert(id, step as usize % 1000);
+            } else if let Some(&slot) = reference.get(&id) {
+                assert_eq!(idx.find(id).map(|i| idx.slots[i] as usize), Ok(slot));
+                idx.remove(id);
+                reference.remove(&id);
+            }
+            for (&k, &v) in reference.iter().take(8) {
+                assert_eq!(idx.find(k).map(|i| idx.slots[i] as usize), Ok(v));
+            }
+            assert!(!idx.contains(u64::MAX - step) || reference.contains_key(&(u64::MAX - step)));
+        }
     }
 
     #[test]
