@@ -366,79 +366,6 @@ mod generic {
         }
     }
 
-    /// `dx[r, kk] = dot(d[r, :], w[kk, :])`, computed from the transposed weights
-    /// `wt` (`n x k`), sixteen `kk` at a time. Accumulator `j` holds, for those sixteen `kk`,
-    /// canonical lane `j` (the products with `o % 16 == j`, in ascending `o`); combining the
-    /// accumulators with the canonical tree gives exactly `backprop_input`'s bits without a
-    /// horizontal operation.
-    #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn backprop_input_t<L: Lanes>(
-        l: L,
-        d: &[f32],
-        wt: &[f32],
-        dx: &mut [f32],
-        rows: usize,
-        k: usize,
-        n: usize,
-    ) {
-        let kfull = k / LANES * LANES;
-        for r in 0..rows {
-            let drow = &d[r * n..(r + 1) * n];
-            let mut kb = 0;
-            while kb < kfull {
-                let mut acc = [l.zero(); LANES];
-                let mut chunks = drow.chunks_exact(LANES);
-                let mut o = 0;
-                for chunk in &mut chunks {
-                    for (j, a) in acc.iter_mut().enumerate() {
-                        *a = l.add(
-                            *a,
-                            l.mul(l.splat(chunk[j]), l.load(&wt[(o + j) * k + kb..])),
-                        );
-                    }
-                    o += LANES;
-                }
-                let rest = chunks.remainder();
-                for (j, a) in acc.iter_mut().enumerate() {
-                    if j < rest.len() {
-                        *a = l.add(*a, l.mul(l.splat(rest[j]), l.load(&wt[(o + j) * k + kb..])));
-                    }
-                }
-                // The canonical tree over the sixteen accumulators. Accumulators that got no
-                // product (when n < 16) are +0.0, and adding +0.0 to a partial sum (never
-                // -0.0) changes nothing, so the full tree gives the canonical bits.
-                let mut w = LANES / 2;
-                while w > 0 {
-                    for j in 0..w {
-                        acc[j] = l.add(acc[j], acc[j + w]);
-                    }
-                    w /= 2;
-                }
-                l.store(acc[0], &mut dx[r * k + kb..]);
-                kb += LANES;
-            }
-            // Remaining `kk` (fewer than sixteen): one canonical dot each.
-            for kk in kfull..k {
-                let mut lanes = [0.0f32; LANES];
-                for (o, &dv) in drow.iter().enumerate() {
-                    lanes[o % LANES] += dv * wt[o * k + kk];
-                }
-                dx[r * k + kk] = Scalar.reduce(lanes);
-            }
-        }
-    }
-
-    /// `wt = w^T` for a `k x n` matrix.
-    #[inline(always)]
-    pub(crate) fn transpose<L: Lanes>(_l: L, w: &[f32], wt: &mut [f32], k: usize, n: usize) {
-        for kk in 0..k {
-            for o in 0..n {
-                wt[o * k + kk] = w[kk * n + o];
-            }
-        }
-    }
-
     /// Canonical dot product of two equal-length slices.
     #[inline(always)]
     pub(crate) fn dot<L: Lanes>(l: L, a: &[f32], b: &[f32]) -> f32 {
@@ -647,10 +574,6 @@ kernels! {
     fn grad_bias(d: &[f32], gb: &mut [f32], rows: usize, n: usize);
     /// Input gradient `dx = d w^T` (`rows x k`).
     fn backprop_input(d: &[f32], w: &[f32], dx: &mut [f32], rows: usize, k: usize, n: usize);
-    /// Input gradient from transposed weights `wt` (`n x k`); same bits as `backprop_input`.
-    fn backprop_input_t(d: &[f32], wt: &[f32], dx: &mut [f32], rows: usize, k: usize, n: usize);
-    /// `wt = w^T`.
-    fn transpose(w: &[f32], wt: &mut [f32], k: usize, n: usize);
     /// Canonical dot product.
     fn dot(a: &[f32], b: &[f32]) -> f32;
     /// In-place ReLU.
@@ -766,16 +689,6 @@ mod tests {
                 let mut dx = vec![f32::NAN; rows * k];
                 backprop_input(be, &d, &w, &mut dx, rows, k, n);
                 assert_eq!(bits(&dx), bits(&dx_ref), "{} dx {rows}x{k}x{n}", be.name());
-                let mut wt = vec![f32::NAN; k * n];
-                transpose(be, &w, &mut wt, k, n);
-                let mut dx_t = vec![f32::NAN; rows * k];
-                backprop_input_t(be, &d, &wt, &mut dx_t, rows, k, n);
-                assert_eq!(
-                    bits(&dx_t),
-                    bits(&dx_ref),
-                    "{} dx (transposed) {rows}x{k}x{n}",
-                    be.name()
-                );
             }
         }
     }

@@ -160,8 +160,6 @@ pub struct Workspace {
     delta: [Vec<f32>; 2],
     grads: Vec<f32>,
     scale: Vec<f32>,
-    /// Transposed weights of the layer being back-propagated (batches only).
-    wt: Vec<f32>,
     /// Caller scratch (e.g. a normalised input row), reused between calls.
     pub(crate) input: Vec<f32>,
 }
@@ -188,7 +186,6 @@ impl Workspace {
             delta: [Vec::new(), Vec::new()],
             grads: Vec::new(),
             scale: Vec::new(),
-            wt: Vec::new(),
             input: Vec::new(),
         }
     }
@@ -211,22 +208,8 @@ impl Workspace {
         grow(&mut self.delta[1], widest);
         grow(&mut self.grads, spec.param_count());
         grow(&mut self.scale, rows);
-        if rows >= TRANSPOSED_FROM_ROWS {
-            let widest_layer = spec
-                .sizes
-                .windows(2)
-                .map(|w| w[0] as usize * w[1] as usize)
-                .max()
-                .unwrap_or(0);
-            grow(&mut self.wt, widest_layer);
-        }
     }
 }
-
-/// From this batch size on, input gradients are computed from a transposed copy of the
-/// weights (no horizontal sums); below it, one canonical dot product per element. Both give
-/// the same bits.
-const TRANSPOSED_FROM_ROWS: usize = 4;
 
 fn grow(v: &mut Vec<f32>, len: usize) {
     if v.len() < len {
@@ -493,7 +476,6 @@ impl Mlp {
             delta,
             grads,
             scale,
-            wt,
             ..
         } = ws;
         fill_scale(scale, batch);
@@ -534,13 +516,7 @@ impl Mlp {
             if i > 0 {
                 let dx = &mut next[..rows * layer.k];
                 let w = &self.params[layer.w..layer.b];
-                if rows >= TRANSPOSED_FROM_ROWS {
-                    let wt = &mut wt[..layer.k * layer.n];
-                    kernels::transpose(backend, w, wt, layer.k, layer.n);
-                    kernels::backprop_input_t(backend, d, wt, dx, rows, layer.k, layer.n);
-                } else {
-                    kernels::backprop_input(backend, d, w, dx, rows, layer.k, layer.n);
-                }
+                kernels::backprop_input(backend, d, w, dx, rows, layer.k, layer.n);
                 activate_backward(backend, layers[i - 1].act, input, dx);
                 core::mem::swap(&mut cur, &mut next);
             }
