@@ -359,6 +359,16 @@ mod generic {
                 }
             }
         }
+        if R * T == LANES {
+            // All sixteen dot products of the tile reduced together.
+            let flat: [L::V; LANES] = core::array::from_fn(|m| acc[m / T][m % T]);
+            let mut out = [0.0f32; LANES];
+            l.reduce16(&flat, &mut out);
+            for (r, sums) in out.chunks_exact(T).enumerate() {
+                dx[(r0 + r) * k + k0..(r0 + r) * k + k0 + T].copy_from_slice(sums);
+            }
+            return;
+        }
         for (r, row) in acc.iter().enumerate() {
             for (t, v) in row.iter().enumerate() {
                 dx[(r0 + r) * k + k0 + t] = l.reduce(*v);
@@ -690,6 +700,22 @@ mod tests {
                 backprop_input(be, &d, &w, &mut dx, rows, k, n);
                 assert_eq!(bits(&dx), bits(&dx_ref), "{} dx {rows}x{k}x{n}", be.name());
             }
+        }
+    }
+
+    #[test]
+    fn reduce16_equals_sixteen_reductions_on_every_backend() {
+        let mut r = SplitMix64::new(8);
+        let data = randv(&mut r, 256);
+        for be in Backend::available() {
+            // Via the public kernel: a 4x4 tile of dot products of length 16 (one vector each).
+            let (rows, k, n) = (4, 4, 16);
+            let (d, w) = (&data[..rows * n], &data[128..128 + k * n]);
+            let mut dx = vec![0.0f32; rows * k];
+            backprop_input(be, d, w, &mut dx, rows, k, n);
+            let mut want = vec![0.0f32; rows * k];
+            backprop_input(Backend::SCALAR, d, w, &mut want, rows, k, n);
+            assert_eq!(bits(&dx), bits(&want), "{}", be.name());
         }
     }
 

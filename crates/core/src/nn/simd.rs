@@ -42,6 +42,14 @@ pub(crate) trait Lanes: Copy {
     /// Canonical horizontal sum: `l[i] += l[i + w]` for `w = 8, 4, 2, 1`, result `l[0]`.
     fn reduce(self, v: Self::V) -> f32;
 
+    /// `out[i] = reduce(v[i])` for sixteen vectors at once.
+    #[inline(always)]
+    fn reduce16(self, v: &[Self::V; LANES], out: &mut [f32; LANES]) {
+        for (o, x) in out.iter_mut().zip(v) {
+            *o = self.reduce(*x);
+        }
+    }
+
     /// Loads `s` (`s.len() < 16`) into the low lanes, zeros elsewhere.
     #[inline(always)]
     fn load_part(self, s: &[f32]) -> Self::V {
@@ -218,6 +226,45 @@ mod x86 {
                 let lo = _mm512_castps512_ps256(v);
                 let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v)));
                 Avx::reduce8(_mm256_add_ps(lo, hi))
+            }
+        }
+        /// Sixteen canonical trees as a shuffle butterfly: every level adds lane `i` to lane
+        /// `i + w` of each vector (w = 8, 4, 2, 1) while packing two vectors into one, so the
+        /// additions are exactly those of `reduce` (15 vector adds instead of 16 trees). The
+        /// result lanes come out in transposed order, which one permutation undoes.
+        #[inline(always)]
+        fn reduce16(self, v: &[__m512; LANES], out: &mut [f32; LANES]) {
+            unsafe {
+                let l1: [__m512; 8] = core::array::from_fn(|j| {
+                    let (a, b) = (v[2 * j], v[2 * j + 1]);
+                    _mm512_add_ps(
+                        _mm512_shuffle_f32x4::<0x44>(a, b),
+                        _mm512_shuffle_f32x4::<0xEE>(a, b),
+                    )
+                });
+                let l2: [__m512; 4] = core::array::from_fn(|j| {
+                    let (a, b) = (l1[2 * j], l1[2 * j + 1]);
+                    _mm512_add_ps(
+                        _mm512_shuffle_f32x4::<0x88>(a, b),
+                        _mm512_shuffle_f32x4::<0xDD>(a, b),
+                    )
+                });
+                let l3: [__m512; 2] = core::array::from_fn(|j| {
+                    let (a, b) = (l2[2 * j], l2[2 * j + 1]);
+                    _mm512_add_ps(
+                        _mm512_shuffle_ps::<0x44>(a, b),
+                        _mm512_shuffle_ps::<0xEE>(a, b),
+                    )
+                });
+                let (a, b) = (l3[0], l3[1]);
+                let l4 = _mm512_add_ps(
+                    _mm512_shuffle_ps::<0x88>(a, b),
+                    _mm512_shuffle_ps::<0xDD>(a, b),
+                );
+                // Lane L holds vector [0,4,8,12,1,5,9,13,2,6,10,14,3,7,11,15][L]; the map is its
+                // own inverse.
+                let idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+                _mm512_storeu_ps(out.as_mut_ptr(), _mm512_permutexvar_ps(idx, l4));
             }
         }
         #[inline(always)]
