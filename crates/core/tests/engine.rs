@@ -427,3 +427,21 @@ fn seeded_streams_reproduce_the_pinned_snapshots_on_every_platform() {
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     assert_eq!(lines, pinned);
 }
+
+#[test]
+fn learning_from_an_empty_buffer_creates_no_version() {
+    let mut e = Engine::new(small_config(), 1).unwrap();
+    let before = e.snapshot();
+    let Reply::Learned(l) = e
+        .apply(Command::Learn(LearnRequest::default()), T0)
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (l.signal.samples, l.signal.epochs, l.signal.version),
+        (0, 0, 1)
+    );
+    assert!(l.exits.is_none());
+    assert_eq!(e.snapshot(), before);
+}

@@ -192,7 +192,8 @@ impl SignalModel {
         self.ws.input = x;
     }
 
-    /// Mini-batch training over the whole replay buffer; creates a new version.
+    /// Mini-batch training over the whole replay buffer; creates a new version (none when
+    /// the buffer is empty).
     pub(crate) fn learn(
         &mut self,
         config: &SignalConfig,
@@ -201,8 +202,19 @@ impl SignalModel {
         rng: &mut SplitMix64,
     ) -> SignalTrainReport {
         let all = replay.by_age();
-        let (x, y) = self.normalised(replay, &all);
         let rows = all.len();
+        if rows == 0 {
+            // Nothing to learn from: no new version.
+            return SignalTrainReport {
+                samples: 0,
+                epochs: 0,
+                loss_before: 0.0,
+                loss_after: 0.0,
+                accuracy_after: 0.0,
+                version: self.version,
+            };
+        }
+        let (x, y) = self.normalised(replay, &all);
         let loss_before = self.eval(&x, &y, rows).0;
         let batch = config.batch as usize;
         let dim = self.norm.dim();
@@ -240,7 +252,7 @@ impl SignalModel {
         self.version += 1;
         SignalTrainReport {
             samples: rows as u32,
-            epochs: if rows == 0 { 0 } else { epochs },
+            epochs,
             loss_before,
             loss_after,
             accuracy_after,
