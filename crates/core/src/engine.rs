@@ -110,7 +110,15 @@ impl Engine {
 
     /// The engine's state as checkpoint bytes (see [`crate::checkpoint`]).
     pub fn snapshot(&self) -> Vec<u8> {
-        checkpoint::write(self)
+        let mut out = Vec::new();
+        self.snapshot_into(&mut out);
+        out
+    }
+
+    /// Like [`Engine::snapshot`], into `out` (cleared first), so a host that checkpoints
+    /// often can reuse one buffer instead of allocating megabytes each time.
+    pub fn snapshot_into(&self, out: &mut Vec<u8>) {
+        checkpoint::write(self, out);
     }
 
     /// An engine from checkpoint bytes. Corrupt, truncated, foreign and future-version input

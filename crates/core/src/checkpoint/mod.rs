@@ -159,18 +159,20 @@ pub fn decode(bytes: &[u8]) -> Result<v1::EngineV1<'static>, CheckpointError> {
     Ok(dto)
 }
 
-pub(crate) fn write(engine: &Engine) -> Vec<u8> {
+pub(crate) fn write(engine: &Engine, out: &mut Vec<u8>) {
     let dto = v1::EngineV1::from_engine(engine);
-    let mut out = Vec::with_capacity(HEADER_LEN + size_hint(engine));
-    out.resize(HEADER_LEN, 0);
+    let mut buf = core::mem::take(out);
+    buf.clear();
+    buf.reserve(HEADER_LEN + size_hint(engine));
+    buf.resize(HEADER_LEN, 0);
     // Serialising into a Vec cannot fail: every type here has a total Serialize impl.
-    let mut out =
-        postcard::serialize_with_flavor::<_, _, Vec<u8>>(&dto, Out(out)).unwrap_or_default();
-    if out.len() < HEADER_LEN {
-        out.resize(HEADER_LEN, 0);
+    let mut buf =
+        postcard::serialize_with_flavor::<_, _, Vec<u8>>(&dto, Out(buf)).unwrap_or_default();
+    if buf.len() < HEADER_LEN {
+        buf.resize(HEADER_LEN, 0);
     }
-    finish(&mut out, v1::SCHEMA);
-    out
+    finish(&mut buf, v1::SCHEMA);
+    *out = buf;
 }
 
 /// A close upper estimate of the payload size, so `write` allocates once.
