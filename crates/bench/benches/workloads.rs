@@ -11,7 +11,7 @@ use std::path::Path;
 use tradeloop_bench::data;
 use tradeloop_bench::gate::Gate;
 use tradeloop_bench::peers::{Anchors, PeerFigure};
-use tradeloop_bench::workloads::{self, Sizes};
+use tradeloop_bench::workloads::{self, Sizes, W5State};
 use tradeloop_core::nn::Backend;
 
 fn cpu_model() -> String {
@@ -113,44 +113,54 @@ fn main() {
         }
     }
     if wants("W5") {
-        let dir = std::env::temp_dir().join(format!("tradeloop-w5-{}", std::process::id()));
-        let mut g = Gate::new(wait_s);
-        match workloads::w5(sizes, &dir, &mut g) {
-            Ok(r) => {
-                println!("W5 native bytes {} bytes", r.bytes);
-                println!("W5 native save {:.3} ms", r.save_ms);
-                println!("W5 native load {:.3} ms", r.load_ms);
-                println!("W5 native encode {:.3} ms", r.encode_ms);
-                println!("W5 native decode {:.3} ms", r.decode_ms);
-                println!("W5 raw-floor bytes {} bytes", r.floor_bytes);
-                println!("W5 raw-floor save {:.3} ms", r.floor_save_ms);
-                println!("W5 raw-floor load {:.3} ms", r.floor_load_ms);
-                println!(
-                    "W5 ratio bytes native/raw-floor {:.2}x",
-                    r.bytes as f64 / r.floor_bytes as f64
-                );
-                println!(
-                    "W5 ratio save native/raw-floor {:.2}x",
-                    r.save_ms / r.floor_save_ms
-                );
-                println!(
-                    "W5 ratio load native/raw-floor {:.2}x",
-                    r.load_ms / r.floor_load_ms
-                );
-                println!(
-                    "# W5: engine with {} replay experiences, medians of {} in {}, {}",
-                    r.experiences,
-                    sizes.w5_reps,
-                    dir.display(),
-                    g.describe()
-                );
-                ours.push(("W5", "native".into(), r.save_ms, "save"));
-                ours.push(("W5", "native".into(), r.load_ms, "load"));
-                ours.push(("W5", "native".into(), r.bytes as f64, "bytes"));
+        for state in [W5State::Spec, W5State::Full] {
+            let name = if state == W5State::Spec {
+                "native"
+            } else {
+                "native-full"
+            };
+            let dir = std::env::temp_dir().join(format!("tradeloop-w5-{}", std::process::id()));
+            let mut g = Gate::new(wait_s);
+            match workloads::w5(sizes, state, &dir, &mut g) {
+                Ok(r) => {
+                    println!("W5 {name} bytes {} bytes", r.bytes);
+                    println!("W5 {name} save {:.3} ms", r.save_ms);
+                    println!("W5 {name} load {:.3} ms", r.load_ms);
+                    println!("W5 {name} encode {:.3} ms", r.encode_ms);
+                    println!("W5 {name} decode {:.3} ms", r.decode_ms);
+                    println!(
+                        "# W5 {name}: engine with {} replay experiences ({:?} state), medians of {} in {}, {}",
+                        r.experiences,
+                        state,
+                        sizes.w5_reps,
+                        dir.display(),
+                        g.describe()
+                    );
+                    if state == W5State::Spec {
+                        println!("W5 raw-floor bytes {} bytes", r.floor_bytes);
+                        println!("W5 raw-floor save {:.3} ms", r.floor_save_ms);
+                        println!("W5 raw-floor load {:.3} ms", r.floor_load_ms);
+                        println!(
+                            "W5 ratio bytes native/raw-floor {:.2}x",
+                            r.bytes as f64 / r.floor_bytes as f64
+                        );
+                        println!(
+                            "W5 ratio save native/raw-floor {:.2}x",
+                            r.save_ms / r.floor_save_ms
+                        );
+                        println!(
+                            "W5 ratio load native/raw-floor {:.2}x",
+                            r.load_ms / r.floor_load_ms
+                        );
+                        ours.push(("W5", "native".into(), r.save_ms, "save"));
+                        ours.push(("W5", "native".into(), r.load_ms, "load"));
+                        ours.push(("W5", "native".into(), r.bytes as f64, "bytes"));
+                    }
+                }
+                Err(e) => println!("# W5 {name} failed: {e}"),
             }
-            Err(e) => println!("# W5 failed: {e}"),
+            let _ = std::fs::remove_dir_all(&dir);
         }
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     if !peers {

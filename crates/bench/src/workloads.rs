@@ -211,26 +211,43 @@ pub struct W5 {
     pub experiences: usize,
 }
 
-/// The W5 engine: W1's network as the signal model (32-64-64-3, Adam) and `n` closed trades,
-/// so the replay buffer holds `min(n, 10,000)` experiences of 32 features.
-pub fn w5_engine(n: usize) -> Engine {
-    let config = EngineConfig {
+/// Which engine a W5 run checkpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum W5State {
+    /// The W5 learner state: W1's network (32-64-64-3, Adam) as the signal model and a
+    /// replay buffer of 10,000 experiences; the journal keeps one closed trade and the trades
+    /// carry no level, so there is no level history. This measures the format's overhead.
+    Spec,
+    /// The same trades with the default journal (1,000 closed trades kept) and a level on
+    /// every trade (1,000 level-weight adjustments in the history): a checkpoint as users
+    /// write it.
+    Full,
+}
+
+/// The W5 engine after `n` closed trades (the replay buffer holds `min(n, 10,000)`
+/// experiences of 32 features).
+pub fn w5_engine(n: usize, state: W5State) -> Engine {
+    let mut config = EngineConfig {
         signal: SignalConfig {
             hidden: vec![64, 64],
             ..SignalConfig::default()
         },
         ..EngineConfig::default()
     };
+    if state == W5State::Spec {
+        config.journal.max_closed = 1;
+    }
     let mut e = Engine::new(config, 6).expect("valid config");
     let mut r = SplitMix64::new(6);
     let mut t = 1_700_000_000_000i64;
     for _ in 0..n {
         let features: Vec<f32> = (0..32).map(|_| r.normal() as f32).collect();
-        let level = Some(LevelInput {
+        let level = LevelInput {
             price: 99.0,
             kind: LevelKind::Support,
             features: std::array::from_fn(|_| r.uniform() as f32),
-        });
+        };
+        let level = (state == W5State::Full).then_some(level);
         let open = OpenTrade {
             symbol: "SPY".into(),
             side: Side::Long,
@@ -289,11 +306,11 @@ fn raw_floor(e: &Engine) -> Vec<u8> {
     out
 }
 
-/// W5: save (snapshot + durable write) and load (read + restore) of the W5 engine, and the
-/// raw-bytes floor of the same arrays, in `dir`.
-pub fn w5(sizes: Sizes, dir: &Path, gate: &mut Gate) -> std::io::Result<W5> {
+/// W5: save (`snapshot_into` a reused buffer + durable write) and load (read + restore) of
+/// the W5 engine, and the raw-bytes floor of the same arrays, in `dir`, interleaved.
+pub fn w5(sizes: Sizes, state: W5State, dir: &Path, gate: &mut Gate) -> std::io::Result<W5> {
     fs::create_dir_all(dir)?;
-    let e = w5_engine(sizes.w5_experiences);
+    let e = w5_engine(sizes.w5_experiences, state);
     let path = dir.join("engine.ckpt");
     let floor_path = dir.join("floor.raw");
     let floor = raw_floor(&e);
@@ -308,9 +325,11 @@ pub fn w5(sizes: Sizes, dir: &Path, gate: &mut Gate) -> std::io::Result<W5> {
         (vec![], vec![], vec![], vec![], vec![], vec![]);
     let ms = |t: Instant| t.elapsed().as_secs_f64() * 1e3;
     gate.before_rep();
+    // A checkpointing host reuses its snapshot buffer; the floor reuses its bytes too.
+    let mut bytes = Vec::new();
     for _ in 0..sizes.w5_reps {
         let t = Instant::now();
-        let bytes = e.snapshot();
+        e.snapshot_into(&mut bytes);
         enc.push(ms(t));
         durable_write(&path, &bytes)?;
         save.push(ms(t));
