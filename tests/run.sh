@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs every test of tradeloop. On a fresh machine it first installs what it needs (Rust
+# targets and components); it expects rustup, cargo and node (for the WebAssembly tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "setup: Rust targets and components"
+rustup target add wasm32-unknown-unknown wasm32-wasip1 x86_64-unknown-none
+rustup component add rustfmt clippy
+command -v node >/dev/null || { echo "node is required for the WebAssembly tests" >&2; exit 1; }
+
+step "format"
+cargo fmt --all --check
+
+step "clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "native tests (AVX-512 / AVX / scalar kernels compared bit for bit)"
+cargo test --workspace
+
+step "the same core tests compiled to WebAssembly (SIMD128), run in node's V8"
+cargo test -p tradeloop-core --target wasm32-wasip1
+
+step "no_std builds: wasm32 and bare-metal x86_64"
+cargo build -p tradeloop-core --no-default-features --target wasm32-unknown-unknown
+cargo build -p tradeloop-core --no-default-features --target x86_64-unknown-none
+
+step "the main job (example) on the bundled BTC-USD daily series"
+cargo run --release -p tradeloop-core --example paper -- data/market/BTC-USD_1d.csv
+
+step "benchmark harness smoke run (figures not meaningful)"
+cargo bench -p tradeloop-bench -- --quick
+
+printf '\nall tests passed\n'
