@@ -463,13 +463,9 @@ impl ReplayBuffer {
     }
 }
 
-/// Moves a uniform random `k`-subset (in random order) to the front of `v`, then truncates.
+/// Keeps a uniform random `k`-subset of `v`, in random order.
 fn partial_shuffle(v: &mut Vec<usize>, k: usize, rng: &mut SplitMix64) {
-    let k = k.min(v.len());
-    for i in 0..k {
-        let j = i + rng.below((v.len() - i) as u64) as usize;
-        v.swap(i, j);
-    }
+    rng.shuffle_prefix(v, k);
     v.truncate(k);
 }
 

@@ -69,6 +69,21 @@ impl SplitMix64 {
         self.uniform() < p
     }
 
+    /// Moves a uniformly random `k`-subset of `v`, in random order, to its front (a partial
+    /// Fisher-Yates shuffle; `k >= v.len()` shuffles everything). Draws `min(k, len)` numbers.
+    pub fn shuffle_prefix<T>(&mut self, v: &mut [T], k: usize) {
+        let k = k.min(v.len());
+        for i in 0..k {
+            let j = i + self.below((v.len() - i) as u64) as usize;
+            v.swap(i, j);
+        }
+    }
+
+    /// Shuffles `v` uniformly.
+    pub fn shuffle<T>(&mut self, v: &mut [T]) {
+        self.shuffle_prefix(v, v.len());
+    }
+
     /// Derives an independent generator (for a sub-component), advancing this one.
     pub fn fork(&mut self) -> Self {
         Self::new(self.next_u64())

@@ -372,10 +372,7 @@ impl ExitLearner {
         let dim = self.norm.dim();
         let mut raw = Vec::new();
         replay.gather_features(&slots, &mut raw);
-        let mut x = vec![0.0f32; raw.len()];
-        for (src, dst) in raw.chunks_exact(dim).zip(x.chunks_exact_mut(dim)) {
-            self.norm.apply(src, dst);
-        }
+        let x = self.norm.apply_rows(&raw);
         let mut t = Vec::with_capacity(2 * n);
         let mut w = Vec::with_capacity(n);
         for e in slots.iter().filter_map(|&s| replay.get(s)) {
@@ -404,10 +401,7 @@ impl ExitLearner {
         let (mut bx, mut bt, mut bw) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..config.epochs {
             let mut order: Vec<usize> = (0..n_train).collect();
-            for i in 0..n_train {
-                let j = i + rng.below((n_train - i) as u64) as usize;
-                order.swap(i, j);
-            }
+            rng.shuffle(&mut order);
             for chunk in order.chunks(batch) {
                 bx.clear();
                 bt.clear();

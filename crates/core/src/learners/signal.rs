@@ -221,10 +221,7 @@ impl SignalModel {
         let (mut bx, mut by) = (Vec::with_capacity(batch * dim), Vec::with_capacity(batch));
         for _ in 0..epochs {
             let mut order: Vec<usize> = (0..rows).collect();
-            for i in 0..rows {
-                let j = i + rng.below((rows - i) as u64) as usize;
-                order.swap(i, j);
-            }
+            rng.shuffle(&mut order);
             for chunk in order.chunks(batch) {
                 bx.clear();
                 by.clear();
@@ -261,13 +258,9 @@ impl SignalModel {
     }
 
     fn normalised(&self, replay: &ReplayBuffer, slots: &[usize]) -> (Vec<f32>, Vec<u8>) {
-        let dim = self.norm.dim();
         let mut raw = Vec::new();
         replay.gather_features(slots, &mut raw);
-        let mut x = vec![0.0f32; raw.len()];
-        for (src, dst) in raw.chunks_exact(dim).zip(x.chunks_exact_mut(dim)) {
-            self.norm.apply(src, dst);
-        }
+        let x = self.norm.apply_rows(&raw);
         let y = slots
             .iter()
             .filter_map(|&s| replay.get(s))

@@ -88,6 +88,16 @@ impl Normalizer {
         self.m2.iter_mut().for_each(|x| *x = 0.0);
     }
 
+    /// Normalises consecutive rows of `dim` values (a trailing partial row is dropped).
+    pub fn apply_rows(&self, rows: &[f32]) -> Vec<f32> {
+        let dim = self.dim().max(1);
+        let mut out = vec![0.0f32; rows.len() / dim * dim];
+        for (src, dst) in rows.chunks_exact(dim).zip(out.chunks_exact_mut(dim)) {
+            self.apply(src, dst);
+        }
+        out
+    }
+
     /// Writes the normalised `x` into `out` (same length as `x`).
     pub fn apply(&self, x: &[f32], out: &mut [f32]) {
         if self.count == 0 {
