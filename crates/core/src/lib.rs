@@ -44,6 +44,7 @@ pub mod engine;
 pub mod error;
 pub mod journal;
 pub mod learners;
+pub mod lifecycle;
 pub mod market;
 pub mod nn;
 pub mod paper;
