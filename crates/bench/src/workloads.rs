@@ -10,7 +10,9 @@ use tradeloop_core::journal::{ExitReason, LevelInput, LevelKind, Side};
 use tradeloop_core::learners::SignalConfig;
 use tradeloop_core::nn::{Backend, Batch, Loss, Mlp, OptimConfig, Optimizer, Target, Workspace};
 use tradeloop_core::rng::SplitMix64;
-use tradeloop_core::{CloseTrade, Command, Engine, EngineConfig, OpenTrade, Reply};
+use tradeloop_core::checkpoint::v2::PredictorV2;
+use tradeloop_core::lifecycle::policy::LearnMode;
+use tradeloop_core::{CloseTrade, Command, Engine, EngineConfig, LearnRequest, OpenTrade, Reply};
 
 use crate::data::{self, D_IN, D_OUT, Dataset};
 use crate::gate::Gate;
@@ -237,9 +239,12 @@ pub fn w5_engine(n: usize, state: W5State) -> Engine {
     if state == W5State::Spec {
         config.journal.max_closed = 1;
     }
-    let mut e = Engine::new(config, 6).expect("valid config");
-    let mut r = SplitMix64::new(6);
+    // One retrain at the end instead of the policy's every 50 trades: the state is the
+    // same kind (a trained champion), built in a fraction of the time.
+    config.lifecycle.learn_on_close = false;
     let mut t = 1_700_000_000_000i64;
+    let mut e = Engine::new(config, 6, t).expect("valid config");
+    let mut r = SplitMix64::new(6);
     for _ in 0..n {
         let features: Vec<f32> = (0..32).map(|_| r.normal() as f32).collect();
         let level = LevelInput {
@@ -272,6 +277,13 @@ pub fn w5_engine(n: usize, state: W5State) -> Engine {
         )
         .expect("close");
     }
+    e.apply(
+        Command::Learn(LearnRequest {
+            mode: LearnMode::Retrain,
+        }),
+        t,
+    )
+    .expect("learn");
     e
 }
 
@@ -288,15 +300,17 @@ pub fn durable_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// The state's large arrays as raw bytes without any format (the floor).
 fn raw_floor(e: &Engine) -> Vec<u8> {
-    let dto = tradeloop_core::checkpoint::v1::EngineV1::from_engine(e);
+    let dto = tradeloop_core::checkpoint::v2::EngineV2::from_engine(e);
     let mut out = Vec::new();
     let mut f32s = |v: &[f32]| {
         v.iter()
             .for_each(|x| out.extend_from_slice(&x.to_le_bytes()))
     };
-    f32s(&dto.signal.net.params.0);
-    f32s(&dto.signal.opt.m.0);
-    f32s(&dto.signal.opt.v.0);
+    for v in &dto.lifecycle.versions {
+        if let PredictorV2::Net { net, .. } = &v.predictor {
+            f32s(&net.params.0);
+        }
+    }
     f32s(&dto.replay.features.0);
     f32s(&dto.replay.exits.0);
     f32s(&dto.replay.rewards.0);

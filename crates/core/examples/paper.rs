@@ -12,7 +12,9 @@ use std::time::Instant;
 use tradeloop_core::learners::LEVEL_FEATURE_NAMES;
 use tradeloop_core::market::parse_csv;
 use tradeloop_core::paper::{PaperConfig, PaperEvent, PaperTrader};
-use tradeloop_core::{Command, Engine, EngineConfig, LearnRequest, Reply};
+use tradeloop_core::lifecycle::policy::LearnMode;
+use tradeloop_core::lifecycle::registry::Verdict;
+use tradeloop_core::{Command, Engine, EngineConfig, LearnRequest, Query, Reply};
 
 const DEFAULT_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/market/SPY_1h.csv");
 
@@ -33,7 +35,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     let candles = parse_csv(&text).map_err(|e| format!("{path}:\n{e}"))?;
     println!("{} bars from {path}", candles.len());
 
-    let mut engine = Engine::new(EngineConfig::default(), seed)?;
+    let start = candles.first().map_or(0, |c| c.time);
+    let mut engine = Engine::new(EngineConfig::default(), seed, start)?;
     let mut trader = PaperTrader::new(PaperConfig::default())?;
     let (w0, eps0) = (engine.levels().weights(), engine.exits().epsilon());
     let started = Instant::now();
@@ -47,8 +50,24 @@ fn main() -> Result<(), Box<dyn Error>> {
                 outcome,
                 level_adjustment,
                 exit_training,
+                learned,
                 ..
             }) => {
+                if let Some(run) = learned.and_then(|l| l.run.map(|r| (l.decision, r)))
+                    && run.1.verdict != Some(Verdict::Held)
+                {
+                    let (d, r) = run;
+                    println!(
+                        "  signal  {:?} ({:?}): version {} {:?}{}, held-out log-loss {} vs champion {}",
+                        d.action,
+                        d.reason,
+                        r.version.map_or("-".into(), |v| v.to_string()),
+                        r.verdict.map_or("rejected".into(), |v| format!("{v:?}")),
+                        if r.prior_chosen { " (class prior)" } else { "" },
+                        r.gate.map_or("-".into(), |g| format!("{:.4}", g.candidate)),
+                        r.gate.map_or("-".into(), |g| format!("{:.4}", g.champion)),
+                    );
+                }
                 closed += 1;
                 wins += u32::from(outcome == tradeloop_core::Outcome::Win);
                 if let Some(t) = engine.journal().get(trade_id) {
@@ -75,10 +94,10 @@ fn main() -> Result<(), Box<dyn Error>> {
                 }
                 if closed.is_multiple_of(250) {
                     println!(
-                        "after {closed:>5} trades: win rate {:.1}%, signal accuracy on the last {window} {:.1}%, online loss {:.3}",
+                        "after {closed:>5} trades: win rate {:.1}%, signal accuracy on the last {window} {:.1}%, champion version {}",
                         100.0 * f64::from(wins) / f64::from(closed),
                         100.0 * f64::from(correct_window) / f64::from(window.max(1)),
-                        engine.signal().loss_ema()
+                        engine.lifecycle().registry().champion().id
                     );
                     (correct_window, window) = (0, 0);
                 }
@@ -87,14 +106,21 @@ fn main() -> Result<(), Box<dyn Error>> {
         }
     }
     let elapsed = started.elapsed();
+    let end = candles.last().map_or(0, |c| c.time);
     let Reply::Learned(learned) = engine.apply(
-        Command::Learn(LearnRequest::default()),
-        candles.last().map_or(0, |c| c.time),
+        Command::Learn(LearnRequest {
+            mode: LearnMode::Eval,
+        }),
+        end,
     )?
     else {
         unreachable!("Learn answers Learned")
     };
-    let Reply::Stats(s) = engine.apply(Command::Query(tradeloop_core::Query::Stats), 0)? else {
+    let Reply::Stats(s) = engine.apply(Command::Query(Query::Stats), end)? else {
+        unreachable!()
+    };
+    let Reply::Monitor(m) = engine.apply(Command::Query(Query::Monitor { version: None }), end)?
+    else {
         unreachable!()
     };
 
@@ -114,16 +140,28 @@ fn main() -> Result<(), Box<dyn Error>> {
         s.sharpe,
         100.0 * s.trades.max_drawdown_pct
     );
+    let e = learned.signal.evaluation;
     println!(
-        "signal model: {} online updates, entry-time accuracy {:.1}%, online loss {:.3} (ln 3 = 1.099 is chance); \
-         replay retrain -> version {}, loss {:.3} -> {:.3} on {} experiences",
-        s.signal.updates,
+        "signal model: champion version {} ({:?}, {}), {} versions created, entry-time accuracy {:.1}%; \
+         on the newest held-out fifth of the replay buffer: {}",
+        s.signal.champion,
+        s.signal.champion_kind,
+        if s.signal.network { "network" } else { "class prior" },
+        s.signal.created,
         100.0 * s.accuracy,
-        s.signal.loss_ema,
-        learned.signal.version,
-        learned.signal.loss_before,
-        learned.signal.loss_after,
-        learned.signal.samples
+        e.and_then(|e| e.champion_metrics).map_or("-".into(), |m| format!(
+            "accuracy {:.1}%, log-loss {:.4} (ln 3 = 1.0986 is chance) on {} samples",
+            100.0 * m.accuracy,
+            m.log_loss,
+            m.samples
+        ))
+    );
+    let all = m.windows[3];
+    println!(
+        "monitor: {} trades kept, accuracy {}, prediction bias loss/flat/win {:+.3?}",
+        all.trades,
+        all.accuracy.map_or("-".into(), |a| format!("{:.1}%", 100.0 * a)),
+        m.bias
     );
     println!("level weights: {} adjustments", s.levels.adjustments);
     println!("  before: {}", weights(&w0));

@@ -8,7 +8,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::EngineConfig;
 use crate::journal::{ExitPlan, ExitReason, LevelInput, Outcome, Side, Signal, TradeRecord};
-use crate::learners::{ExitMode, ExitTrainReport, LevelAdjustment, SignalTrainReport};
+use crate::learners::{ExitMode, ExitTrainReport, LevelAdjustment};
+use crate::lifecycle::ab::{AbReport, Arm};
+use crate::lifecycle::monitor::MonitorReport;
+use crate::lifecycle::policy::LearnMode;
+use crate::lifecycle::registry::{AuditEntry, VersionKind};
+use crate::lifecycle::schedule::Job;
+use crate::lifecycle::{DriftReport, LearnReport, VersionInfo};
 use crate::stats::TradeStats;
 
 /// Everything an engine can be asked to do. Apply with [`crate::Engine::apply`].
@@ -20,8 +26,18 @@ pub enum Command {
     Close(CloseTrade),
     /// What the models think of a possible entry (changes nothing).
     Suggest(SuggestRequest),
-    /// Train the signal model on the replay buffer (and the exit learner, if it has data).
+    /// A labelled sample that is not a trade (e.g. every bar's next return): the champion
+    /// predicts it, then it becomes a learning experience (test-then-train).
+    Observe(Observation),
+    /// Train the signal model (policy mode auto / incremental / retrain / eval) and the
+    /// exit learner, if it has data.
     Learn(LearnRequest),
+    /// Make a retained version the champion.
+    Promote(u32),
+    /// Make an earlier version champion again (default: the previous champion).
+    Rollback(Option<u32>),
+    /// Run the scheduled jobs that are due now (see `Query::Due`).
+    RunDue,
     /// Switch the exit learner between training and deployment.
     SetExitMode(ExitMode),
     /// Read state (changes nothing).
@@ -74,8 +90,18 @@ pub struct SuggestRequest {
 /// Train now.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct LearnRequest {
-    /// Epochs over the replay buffer; `None` uses `config.signal.epochs`.
-    pub epochs: Option<u32>,
+    /// Auto lets the policy decide; the others force a kind of run.
+    pub mode: LearnMode,
+}
+
+/// A labelled sample that is not a trade.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Observation {
+    /// Feature vector, `config.features` long, finite.
+    pub features: Vec<f32>,
+    /// The return that followed, as a fraction; classified with `flat_band` like a long
+    /// trade's PnL %.
+    pub return_pct: f64,
 }
 
 /// Read-only questions.
@@ -96,6 +122,24 @@ pub enum Query {
     LevelHistory,
     /// The configuration.
     Config,
+    /// Every retained model version.
+    Versions,
+    /// The newest entries of the version history (at most `limit`).
+    Audit {
+        /// Most entries returned.
+        limit: u32,
+    },
+    /// Monitoring over all versions, or one version's trades.
+    Monitor {
+        /// `None`: every version.
+        version: Option<u32>,
+    },
+    /// The running A/B test.
+    Ab,
+    /// The drift detectors.
+    Drift,
+    /// The scheduled jobs due now.
+    Due,
 }
 
 /// The answer to a command.
@@ -107,8 +151,14 @@ pub enum Reply {
     Closed(Closed),
     /// Answer to `Suggest`.
     Suggestion(Suggestion),
+    /// Answer to `Observe`.
+    Observed(Observed),
     /// Answer to `Learn`.
     Learned(Learned),
+    /// Answer to `Promote` and `Rollback`: the champion now.
+    Champion(u32),
+    /// Answer to `RunDue`: each job run and what it did.
+    Ran(Vec<(Job, LearnReport)>),
     /// Answer to `SetExitMode`: the mode now in force.
     ExitMode(ExitMode),
     /// Answer to `Query::Stats`.
@@ -121,6 +171,18 @@ pub enum Reply {
     LevelHistory(Vec<LevelAdjustment>),
     /// Answer to `Query::Config`.
     Config(Box<EngineConfig>),
+    /// Answer to `Query::Versions`.
+    Versions(Vec<VersionInfo>),
+    /// Answer to `Query::Audit`.
+    Audit(Vec<AuditEntry>),
+    /// Answer to `Query::Monitor`.
+    Monitor(Box<MonitorReport>),
+    /// Answer to `Query::Ab` (`None`: no challenger).
+    Ab(Option<AbReport>),
+    /// Answer to `Query::Drift`.
+    Drift(DriftReport),
+    /// Answer to `Query::Due`.
+    Due(Vec<Job>),
 }
 
 /// A trade was opened.
@@ -130,8 +192,10 @@ pub struct Opened {
     pub trade_id: u64,
     /// The signal model's view.
     pub signal: Signal,
-    /// Version of the signal model.
+    /// Version of the signal model that decided (champion or A/B challenger).
     pub model_version: u32,
+    /// The A/B arm that decided.
+    pub arm: Arm,
     /// Stop-loss and take-profit.
     pub exits: ExitPlan,
     /// Score of the entry's level under the current level weights.
@@ -155,6 +219,23 @@ pub struct Closed {
     pub level_adjustment: Option<LevelAdjustment>,
     /// An exit-learner training this close triggered.
     pub exit_training: Option<ExitTrainReport>,
+    /// A signal-model run this close triggered (`lifecycle.learn_on_close`).
+    pub learned: Option<LearnReport>,
+}
+
+/// An observation was predicted and learned from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Observed {
+    /// Its experience id (bit 63 set: never a trade id).
+    pub id: u64,
+    /// The champion's prediction, made before learning from it.
+    pub signal: Signal,
+    /// The champion's version.
+    pub model_version: u32,
+    /// The actual class.
+    pub outcome: Outcome,
+    /// A signal-model run it triggered (`lifecycle.learn_on_close`).
+    pub learned: Option<LearnReport>,
 }
 
 /// The models' view of a possible entry.
@@ -171,10 +252,10 @@ pub struct Suggestion {
 }
 
 /// What `Learn` did.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Learned {
-    /// Signal model training.
-    pub signal: SignalTrainReport,
+    /// Signal model: the policy's decision and the run.
+    pub signal: LearnReport,
     /// Exit learner training, if there was enough data.
     pub exits: Option<ExitTrainReport>,
 }
@@ -207,12 +288,26 @@ pub struct Stats {
 /// Signal model state.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SignalStats {
-    /// Version.
-    pub version: u32,
-    /// Online steps taken.
-    pub updates: u64,
-    /// Moving average of the online loss.
-    pub loss_ema: f32,
+    /// The champion's version.
+    pub champion: u32,
+    /// How the champion was made.
+    pub champion_kind: VersionKind,
+    /// The champion is a network (`false`: the class prior).
+    pub network: bool,
+    /// The challenger's version.
+    pub challenger: Option<u32>,
+    /// Versions retained.
+    pub versions: u32,
+    /// Versions created ever.
+    pub created: u32,
+    /// Experiences since the last training run.
+    pub new_samples: u32,
+    /// When the model was last trained.
+    pub last_update: Option<i64>,
+    /// A drift detector has fired since the last retrain.
+    pub drift: bool,
+    /// Learning is paused by the extreme-input guard.
+    pub paused: bool,
 }
 
 /// Level learner state.

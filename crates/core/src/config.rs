@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, check};
 use crate::journal::JournalConfig;
 use crate::learners::{ExitConfig, LevelConfig, SignalConfig};
+use crate::lifecycle::LifecycleConfig;
 use crate::replay::ReplayConfig;
 
 /// Everything configurable about an engine. `Default` gives the documented defaults; with
@@ -20,8 +21,10 @@ pub struct EngineConfig {
     pub journal: JournalConfig,
     /// Replay buffer.
     pub replay: ReplayConfig,
-    /// Signal model.
+    /// Signal model network and optimiser.
     pub signal: SignalConfig,
+    /// Signal model lifecycle: policy, versions, gate, A/B, monitoring, drift, schedule.
+    pub lifecycle: LifecycleConfig,
     /// Level-weight learner.
     pub levels: LevelConfig,
     /// Exit learner.
@@ -36,6 +39,7 @@ impl Default for EngineConfig {
             journal: JournalConfig::default(),
             replay: ReplayConfig::default(),
             signal: SignalConfig::default(),
+            lifecycle: LifecycleConfig::default(),
             levels: LevelConfig::default(),
             exits: ExitConfig::default(),
         }
@@ -59,6 +63,7 @@ impl EngineConfig {
         self.journal.validate()?;
         self.replay.validate()?;
         self.signal.validate(self.features)?;
+        self.lifecycle.validate()?;
         self.levels.validate()?;
         self.exits.validate(self.features)
     }

@@ -5,14 +5,16 @@ use alloc::vec::Vec;
 
 use crate::checkpoint;
 use crate::command::{
-    CloseTrade, Closed, Command, ExitStats, Learned, LevelStats, OpenTrade, Opened, Query, Reply,
-    SignalStats, Stats, Suggestion,
+    CloseTrade, Closed, Command, ExitStats, Learned, LevelStats, Observation, Observed, OpenTrade,
+    Opened, Query, Reply, SignalStats, Stats, Suggestion,
 };
 use crate::config::EngineConfig;
 use crate::error::{Error, all_finite, positive};
 use crate::journal::{CloseRecord, ExitPlan, Journal, Outcome, Side, TradeRecord, validate_symbol};
-use crate::learners::{ExitLearner, ExitMode, ExitSuggestion, LevelLearner, SignalModel};
-use crate::replay::{Experience, ReplayBuffer};
+use crate::learners::{ExitLearner, ExitMode, ExitSuggestion, LevelLearner};
+use crate::lifecycle::policy::LearnMode;
+use crate::lifecycle::{Ctx, LearnReport, Lifecycle};
+use crate::replay::{Experience, OBSERVATION_BIT, ReplayBuffer};
 use crate::rng::SplitMix64;
 use crate::stats::TradeStats;
 
@@ -31,23 +33,24 @@ pub struct Engine {
     pub(crate) rng: SplitMix64,
     pub(crate) journal: Journal,
     pub(crate) replay: ReplayBuffer,
-    pub(crate) signal: SignalModel,
+    pub(crate) lifecycle: Lifecycle,
     pub(crate) levels: LevelLearner,
     pub(crate) exits: ExitLearner,
     pub(crate) stats: TradeStats,
 }
 
 impl Engine {
-    /// A fresh engine. Network weights are drawn from `seed`.
-    pub fn new(config: EngineConfig, seed: u64) -> Result<Self, Error> {
+    /// A fresh engine created at `now` (ms since the Unix epoch; the schedule counts from
+    /// it). Network weights are drawn from `seed`. The signal model starts as the uniform
+    /// prior, version 1, until a training run produces something better.
+    pub fn new(config: EngineConfig, seed: u64, now: i64) -> Result<Self, Error> {
         config.validate()?;
         let mut rng = SplitMix64::new(seed);
-        let signal = SignalModel::new(&config.signal, config.features, &mut rng)?;
         let exits = ExitLearner::new(&config.exits, config.features, &mut rng)?;
         Ok(Self {
             journal: Journal::new(config.journal)?,
             replay: ReplayBuffer::new(config.replay, config.features as usize)?,
-            signal,
+            lifecycle: Lifecycle::new(&config.lifecycle, now)?,
             levels: LevelLearner::new(),
             exits,
             stats: TradeStats::default(),
@@ -70,11 +73,12 @@ impl Engine {
                 for l in &s.levels {
                     l.validate()?;
                 }
-                let signal = self.signal.predict(&s.features);
+                let champion = self.lifecycle.registry().champion().id;
+                let signal = self.lifecycle.predict(champion, &s.features);
                 let e = self.exits.predict(&self.config.exits, &s.features);
                 Ok(Reply::Suggestion(Suggestion {
                     signal,
-                    model_version: self.signal.version(),
+                    model_version: champion,
                     exits: plan(e, s.side, s.price),
                     level_scores: s
                         .levels
@@ -83,14 +87,9 @@ impl Engine {
                         .collect(),
                 }))
             }
+            Command::Observe(o) => self.observe(o, now),
             Command::Learn(req) => {
-                let epochs = req.epochs.unwrap_or(self.config.signal.epochs);
-                if !(1..=1000).contains(&epochs) {
-                    return Err(Error::InvalidConfig("learn epochs must be in 1..=1000"));
-                }
-                let signal =
-                    self.signal
-                        .learn(&self.config.signal, &self.replay, epochs, &mut self.rng);
+                let signal = self.learn_signal(req.mode, now);
                 let exits = match self.exits.mode() {
                     ExitMode::Training => {
                         self.exits
@@ -100,11 +99,30 @@ impl Engine {
                 };
                 Ok(Reply::Learned(Learned { signal, exits }))
             }
+            Command::Promote(id) => {
+                self.lifecycle.promote(&self.config.lifecycle, id, now)?;
+                Ok(Reply::Champion(id))
+            }
+            Command::Rollback(to) => Ok(Reply::Champion(self.lifecycle.rollback(
+                &self.config.lifecycle,
+                to,
+                now,
+            )?)),
+            Command::RunDue => {
+                let ctx = Ctx {
+                    config: &self.config.lifecycle,
+                    signal: &self.config.signal,
+                    replay: &self.replay,
+                    rng: &mut self.rng,
+                    now,
+                };
+                Ok(Reply::Ran(self.lifecycle.run_due(ctx)))
+            }
             Command::SetExitMode(mode) => {
                 self.exits.set_mode(mode);
                 Ok(Reply::ExitMode(mode))
             }
-            Command::Query(q) => self.query(q),
+            Command::Query(q) => self.query(q, now),
         }
     }
 
@@ -142,9 +160,9 @@ impl Engine {
         &self.replay
     }
 
-    /// The signal model.
-    pub fn signal(&self) -> &SignalModel {
-        &self.signal
+    /// The signal model's versions, monitoring, drift detectors and schedule.
+    pub fn lifecycle(&self) -> &Lifecycle {
+        &self.lifecycle
     }
 
     /// The level-weight learner.
@@ -195,7 +213,11 @@ impl Engine {
         }
         self.journal.check_open()?;
         // Validated: nothing below fails.
-        let signal = self.signal.predict(&o.features);
+        let trade_id = self.journal.next_id();
+        let (arm, model_version) = self.lifecycle.route(&self.config.lifecycle, trade_id);
+        let signal = self.lifecycle.predict(model_version, &o.features);
+        self.lifecycle
+            .observe_input(&self.config.lifecycle, &o.features);
         let exits = match o.exits {
             Some((stop, target)) => ExitPlan {
                 stop_pct: ((o.price - stop).abs() / o.price) as f32,
@@ -213,8 +235,6 @@ impl Engine {
             ),
         };
         let level = o.level.map(|l| (l, self.levels.score(&l.features)));
-        let trade_id = self.journal.next_id();
-        let model_version = self.signal.version();
         self.journal.insert_open(TradeRecord {
             id: trade_id,
             symbol: o.symbol,
@@ -233,6 +253,7 @@ impl Engine {
             trade_id,
             signal,
             model_version,
+            arm,
             exits,
             level_score: level.map(|l| l.1),
         }))
@@ -263,6 +284,7 @@ impl Engine {
         };
         self.replay.check(&exp)?;
         let predicted = t.signal.class;
+        let (signal, version) = (t.signal, t.model_version);
         let level = t.level;
         // Validated: nothing below fails.
         self.replay.push(&exp, &mut self.rng)?;
@@ -276,9 +298,14 @@ impl Engine {
         };
         self.journal.complete(c.trade_id, record);
         self.stats.record(pnl, pnl_pct, outcome, predicted);
-        if self.config.signal.online {
-            self.signal.learn_one(&exp.features, exp.class);
-        }
+        self.lifecycle.outcome(
+            &self.config.lifecycle,
+            version,
+            &signal,
+            outcome,
+            Some((pnl, pnl_pct)),
+            now,
+        );
         let level_adjustment = level.and_then(|(l, _)| {
             self.levels
                 .observe(&self.config.levels, l.features, reward, now)
@@ -289,6 +316,7 @@ impl Engine {
             &self.replay,
             &mut self.rng,
         );
+        let learned = self.learn_after_new_data(now);
         Ok(Reply::Closed(Closed {
             trade_id: c.trade_id,
             pnl,
@@ -297,10 +325,70 @@ impl Engine {
             reward,
             level_adjustment,
             exit_training,
+            learned,
         }))
     }
 
-    fn query(&self, q: Query) -> Result<Reply, Error> {
+    fn observe(&mut self, o: Observation, now: i64) -> Result<Reply, Error> {
+        self.check_features(&o.features)?;
+        crate::error::finite("return_pct", o.return_pct)?;
+        let outcome = Outcome::classify(o.return_pct, self.config.flat_band);
+        let id = OBSERVATION_BIT | self.replay.pushed();
+        let exp = Experience {
+            id,
+            time: now,
+            features: o.features,
+            class: outcome.index(),
+            exits: [0.0, 0.0],
+            reward: 0.0,
+        };
+        self.replay.check(&exp)?;
+        // Validated: nothing below fails.
+        let champion = self.lifecycle.registry().champion().id;
+        let signal = self.lifecycle.predict(champion, &exp.features);
+        self.lifecycle
+            .observe_input(&self.config.lifecycle, &exp.features);
+        self.replay.push(&exp, &mut self.rng)?;
+        self.lifecycle.outcome(
+            &self.config.lifecycle,
+            champion,
+            &signal,
+            outcome,
+            None,
+            now,
+        );
+        let learned = self.learn_after_new_data(now);
+        Ok(Reply::Observed(Observed {
+            id,
+            signal,
+            model_version: champion,
+            outcome,
+            learned,
+        }))
+    }
+
+    fn learn_signal(&mut self, mode: LearnMode, now: i64) -> LearnReport {
+        let ctx = Ctx {
+            config: &self.config.lifecycle,
+            signal: &self.config.signal,
+            replay: &self.replay,
+            rng: &mut self.rng,
+            now,
+        };
+        self.lifecycle.learn(mode, ctx)
+    }
+
+    /// `learn` in auto mode after a new experience, if configured; `None` when it skipped.
+    fn learn_after_new_data(&mut self, now: i64) -> Option<LearnReport> {
+        if !self.config.lifecycle.learn_on_close {
+            return None;
+        }
+        let r = self.learn_signal(LearnMode::Auto, now);
+        (r.run.is_some() || r.evaluation.is_some()).then_some(r)
+    }
+
+    fn query(&self, q: Query, now: i64) -> Result<Reply, Error> {
+        let lc = &self.config.lifecycle;
         Ok(match q {
             Query::Stats => Reply::Stats(Box::new(self.stats_report())),
             Query::Trade(id) => match self.journal.get(id) {
@@ -318,6 +406,17 @@ impl Engine {
             }
             Query::LevelHistory => Reply::LevelHistory(self.levels.history().to_vec()),
             Query::Config => Reply::Config(Box::new(self.config.clone())),
+            Query::Versions => Reply::Versions(self.lifecycle.versions()),
+            Query::Audit { limit } => {
+                let a = self.lifecycle.registry().audit();
+                Reply::Audit(a[a.len().saturating_sub(limit as usize)..].to_vec())
+            }
+            Query::Monitor { version } => Reply::Monitor(Box::new(
+                self.lifecycle.monitor().report(&lc.monitor, now, version),
+            )),
+            Query::Ab => Reply::Ab(self.lifecycle.ab_report(lc)),
+            Query::Drift => Reply::Drift(self.lifecycle.drift_report(lc)),
+            Query::Due => Reply::Due(self.lifecycle.due(lc, now)),
         })
     }
 
@@ -331,10 +430,22 @@ impl Engine {
             accuracy: self.stats.accuracy(),
             sharpe: self.stats.sharpe(),
             replay: self.replay.len() as u32,
-            signal: SignalStats {
-                version: self.signal.version(),
-                updates: self.signal.updates(),
-                loss_ema: self.signal.loss_ema(),
+            signal: {
+                let r = self.lifecycle.registry();
+                let champion = r.champion();
+                let drift = self.lifecycle.drift_report(&self.config.lifecycle);
+                SignalStats {
+                    champion: champion.id,
+                    champion_kind: champion.kind,
+                    network: champion.predictor.net().is_some(),
+                    challenger: r.challenger().map(|v| v.id),
+                    versions: r.versions().len() as u32,
+                    created: r.created(),
+                    new_samples: self.lifecycle.new_samples(&self.replay),
+                    last_update: self.lifecycle.last_update(),
+                    drift: drift.drift,
+                    paused: drift.paused,
+                }
             },
             levels: LevelStats {
                 weights: self.levels.weights(),

@@ -69,6 +69,10 @@ pub enum Error {
     InvalidCandle(crate::market::CandleError),
     /// A checkpoint could not be read.
     Checkpoint(CheckpointError),
+    /// No retained model version has this id.
+    UnknownVersion(u32),
+    /// A rollback without a target, but no earlier champion is retained.
+    NoPreviousVersion,
 }
 
 /// Why checkpoint bytes were rejected.
@@ -147,6 +151,8 @@ impl fmt::Display for Error {
             Error::InvalidConfig(why) => write!(f, "invalid configuration: {why}"),
             Error::InvalidCandle(e) => write!(f, "invalid candle: {e}"),
             Error::Checkpoint(e) => write!(f, "checkpoint rejected: {e}"),
+            Error::UnknownVersion(id) => write!(f, "no retained model version has id {id}"),
+            Error::NoPreviousVersion => f.write_str("there is no earlier champion to roll back to"),
         }
     }
 }

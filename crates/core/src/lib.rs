@@ -12,7 +12,7 @@
 //! ```
 //! use tradeloop_core::{Command, Engine, EngineConfig, OpenTrade, CloseTrade, Reply, Side, ExitReason};
 //!
-//! let mut engine = Engine::new(EngineConfig { features: 4, ..EngineConfig::default() }, 42)?;
+//! let mut engine = Engine::new(EngineConfig { features: 4, ..EngineConfig::default() }, 42, 0)?;
 //! let open = OpenTrade {
 //!     symbol: "SPY".into(),
 //!     side: Side::Long,

@@ -9,6 +9,7 @@
 //! fill at the bar's open. Every entry and exit goes through [`Engine::apply`], so everything
 //! is journalled and learned from, and the same candles give the same engine state anywhere.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
@@ -18,6 +19,7 @@ use crate::engine::Engine;
 use crate::error::{Error, check};
 use crate::journal::{ExitReason, LevelInput, LevelKind, Outcome, Side};
 use crate::learners::{ExitTrainReport, LevelAdjustment};
+use crate::lifecycle::LearnReport;
 use crate::market::{Candle, FeatureExtractor, Level, LevelDetector, LevelDetectorConfig};
 
 /// Paper-trading rule configuration.
@@ -112,6 +114,8 @@ pub enum PaperEvent {
         level_adjustment: Option<LevelAdjustment>,
         /// An exit-learner training this close triggered.
         exit_training: Option<ExitTrainReport>,
+        /// A signal-model run this close triggered.
+        learned: Option<Box<LearnReport>>,
     },
 }
 
@@ -197,6 +201,7 @@ impl PaperTrader {
                 outcome: done.outcome,
                 level_adjustment: done.level_adjustment,
                 exit_training: done.exit_training,
+                learned: done.learned.map(Box::new),
             }));
         }
 

@@ -55,6 +55,14 @@ impl ReplayConfig {
     }
 }
 
+/// Experience ids with this bit set come from observations (`Command::Observe`), not trades.
+pub const OBSERVATION_BIT: u64 = 1 << 63;
+
+/// Whether an experience id is an observation's.
+pub fn is_observation(id: u64) -> bool {
+    id & OBSERVATION_BIT != 0
+}
+
 /// One learning example: a closed trade's entry features and what came of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Experience {
@@ -261,6 +269,11 @@ impl ReplayBuffer {
             pushed: 0,
             index: IdIndex::with_capacity(config.capacity as usize),
         })
+    }
+
+    /// Features per experience.
+    pub fn dim(&self) -> usize {
+        self.dim
     }
 
     /// Stored experiences.

@@ -13,7 +13,7 @@ use tradeloop_core::checkpoint::{self, HEADER_LEN, SCHEMA, xxh64};
 use tradeloop_core::{CheckpointError, Command, Engine, EngineConfig, Error, Query, Reply};
 
 fn engine_after(seed: u64, n: usize) -> Engine {
-    let mut e = Engine::new(small_config(), seed).unwrap();
+    let mut e = Engine::new(small_config(), seed, 0).unwrap();
     run(&mut e, &stream(seed ^ 0xABCD, n, 8));
     e
 }
@@ -48,9 +48,9 @@ proptest! {
     fn snapshot_restore_midway_equals_running_straight_through(seed in any::<u64>(), n in 2usize..300, cut in 0.0f64..1.0) {
         let cmds = stream(seed, n, 8);
         let k = ((n as f64) * cut) as usize;
-        let mut straight = Engine::new(small_config(), seed).unwrap();
+        let mut straight = Engine::new(small_config(), seed, 0).unwrap();
         run(&mut straight, &cmds);
-        let mut first = Engine::new(small_config(), seed).unwrap();
+        let mut first = Engine::new(small_config(), seed, 0).unwrap();
         run(&mut first, &cmds[..k]);
         let mut resumed = Engine::restore(&first.snapshot()).unwrap();
         run(&mut resumed, &cmds[k..]);
@@ -110,7 +110,7 @@ fn every_single_bit_flip_is_detected() {
 
 #[test]
 fn default_config_engine_round_trips() {
-    let mut e = Engine::new(EngineConfig::default(), 77).unwrap();
+    let mut e = Engine::new(EngineConfig::default(), 77, 0).unwrap();
     run(&mut e, &stream(4, 200, 32));
     let bytes = e.snapshot();
     assert_eq!(Engine::restore(&bytes).unwrap(), e);
@@ -161,14 +161,15 @@ fn corrupt_cases(valid: &[u8]) -> Vec<(&'static str, Vec<u8>, CheckpointError)> 
         flipped,
         CheckpointError::ChecksumMismatch,
     ));
+    // A schema far beyond this build's (a file from a much newer tradeloop).
     let mut future = valid.to_vec();
-    future[18..20].copy_from_slice(&(SCHEMA + 1).to_le_bytes());
+    future[18..20].copy_from_slice(&60_000u16.to_le_bytes());
     reseal(&mut future);
     v.push((
         "future-schema.bin",
         future,
         CheckpointError::FutureSchema {
-            found: SCHEMA + 1,
+            found: 60_000,
             supported: SCHEMA,
         },
     ));
@@ -190,7 +191,7 @@ fn corrupt_cases(valid: &[u8]) -> Vec<(&'static str, Vec<u8>, CheckpointError)> 
     ));
     v.push((
         "garbage-payload.bin",
-        checkpoint::seal(SCHEMA, &[0xFF; 64]),
+        checkpoint::seal(1, &[0xFF; 64]),
         CheckpointError::Decode,
     ));
     v
@@ -239,6 +240,20 @@ const GOLDEN: &[Golden] = &[
         commands: 120,
         features: 32,
     },
+    Golden {
+        file: "v2/small.ckpt",
+        config: small_config,
+        seed: 42,
+        commands: 400,
+        features: 8,
+    },
+    Golden {
+        file: "v2/default.ckpt",
+        config: EngineConfig::default,
+        seed: 7,
+        commands: 200,
+        features: 32,
+    },
 ];
 
 #[test]
@@ -246,7 +261,7 @@ fn golden_checkpoints_keep_loading() {
     for g in GOLDEN {
         let path = fixture(g.file);
         if bless() && !path.exists() {
-            let mut e = Engine::new((g.config)(), g.seed).unwrap();
+            let mut e = Engine::new((g.config)(), g.seed, 0).unwrap();
             run(&mut e, &stream(g.seed, g.commands, g.features));
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(&path, e.snapshot()).unwrap();
@@ -287,11 +302,57 @@ fn small_golden_has_the_recorded_contents() {
         e.replay().len(),
         e.stats().closed,
         e.stats().outcomes,
-        e.signal().version(),
+        e.lifecycle().registry().champion().id,
         e.levels().history().len(),
         e.exits().trainings(),
     );
     let path = fixture("v1/small.facts");
+    if bless() && !path.exists() {
+        std::fs::write(&path, format!("{facts}\n")).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(facts, expected.trim());
+}
+
+#[test]
+fn a_schema_1_signal_model_becomes_the_imported_champion() {
+    use tradeloop_core::lifecycle::registry::VersionKind;
+    let bytes = std::fs::read(fixture("v1/small.ckpt")).unwrap();
+    let dto = checkpoint::decode(&bytes).unwrap();
+    let e = Engine::restore(&bytes).unwrap();
+    let r = e.lifecycle().registry();
+    let champion = r.champion();
+    assert_eq!(champion.kind, VersionKind::Imported);
+    assert_eq!(r.versions().len(), 1);
+    assert!(champion.predictor.net().is_some(), "the schema-1 network is kept");
+    assert_eq!(dto.lifecycle.champion, champion.id);
+    // Every trade in the journal was decided by the imported version.
+    assert!(e.journal().closed_trades().all(|t| t.model_version <= champion.id));
+    // Nothing counts as new: the upgraded engine does not retrain on its first close.
+    assert_eq!(e.lifecycle().new_samples(e.replay()), 0);
+    // Saved again, it is a schema-2 file that round-trips.
+    let again = e.snapshot();
+    assert_eq!(checkpoint::open(&again).unwrap().0.schema, 2);
+    assert_eq!(Engine::restore(&again).unwrap(), e);
+}
+
+#[test]
+fn small_v2_golden_has_the_recorded_contents() {
+    let e = Engine::restore(&std::fs::read(fixture("v2/small.ckpt")).unwrap()).unwrap();
+    let l = e.lifecycle();
+    let facts = format!(
+        "next_id={} replay={} closed={} champion={} versions={:?} created={} audit={} monitored={} trained_seq_new={}",
+        e.journal().next_id(),
+        e.replay().len(),
+        e.stats().closed,
+        l.registry().champion().id,
+        l.registry().versions().iter().map(|v| (v.id, v.kind)).collect::<Vec<_>>(),
+        l.registry().created(),
+        l.registry().audit().len(),
+        l.monitor().len(),
+        l.new_samples(e.replay()),
+    );
+    let path = fixture("v2/small.facts");
     if bless() && !path.exists() {
         std::fs::write(&path, format!("{facts}\n")).unwrap();
     }

@@ -3,7 +3,9 @@
 mod common;
 
 use common::{run, small_config, stream};
+use tradeloop_core::command::Observation;
 use tradeloop_core::journal::{ExitReason, LevelInput, LevelKind, Outcome, Side};
+use tradeloop_core::lifecycle::policy::{Action, LearnMode};
 use tradeloop_core::{
     CloseTrade, Command, Engine, EngineConfig, Error, ExitMode, LearnRequest, OpenTrade, Query,
     Reply,
@@ -36,7 +38,7 @@ fn opened(r: Reply) -> u64 {
 
 #[test]
 fn open_and_close_record_everything() {
-    let mut e = Engine::new(small_config(), 7).unwrap();
+    let mut e = Engine::new(small_config(), 7, 0).unwrap();
     let id = opened(e.apply(Command::Open(open_cmd(8, 100.0)), T0).unwrap());
     assert_eq!(id, 1);
     let t = match e.apply(Command::Query(Query::Trade(id)), T0).unwrap() {
@@ -129,7 +131,7 @@ fn open_and_close_record_everything() {
 
 #[test]
 fn every_rejected_command_leaves_the_state_byte_for_byte_unchanged() {
-    let mut e = Engine::new(small_config(), 3).unwrap();
+    let mut e = Engine::new(small_config(), 3, 0).unwrap();
     run(&mut e, &stream(5, 120, 8));
     let id = opened(
         e.apply(Command::Open(open_cmd(8, 100.0)), T0 + 10_000_000_000)
@@ -246,8 +248,26 @@ fn every_rejected_command_leaves_the_state_byte_for_byte_unchanged() {
         Box::new(|e| matches!(e, Error::InvalidExits(_))),
     ));
     bad.push((
-        Command::Learn(LearnRequest { epochs: Some(0) }),
-        Box::new(|e| matches!(e, Error::InvalidConfig(_))),
+        Command::Promote(99),
+        Box::new(|e| *e == Error::UnknownVersion(99)),
+    ));
+    bad.push((
+        Command::Rollback(None),
+        Box::new(|e| *e == Error::NoPreviousVersion),
+    ));
+    bad.push((
+        Command::Observe(Observation {
+            features: vec![0.0; 3],
+            return_pct: 0.01,
+        }),
+        Box::new(|e| matches!(e, Error::FeatureLength { .. })),
+    ));
+    bad.push((
+        Command::Observe(Observation {
+            features: vec![0.0; 8],
+            return_pct: f64::NAN,
+        }),
+        Box::new(|e| matches!(e, Error::NonFinite { .. })),
     ));
     bad.push((
         Command::Query(Query::Trade(77_777)),
@@ -279,7 +299,7 @@ fn every_rejected_command_leaves_the_state_byte_for_byte_unchanged() {
 fn same_seed_and_commands_give_identical_snapshot_bytes() {
     let cmds = stream(11, 400, 8);
     let snap = |seed| {
-        let mut e = Engine::new(small_config(), seed).unwrap();
+        let mut e = Engine::new(small_config(), seed, 0).unwrap();
         run(&mut e, &cmds);
         e.snapshot()
     };
@@ -290,21 +310,20 @@ fn same_seed_and_commands_give_identical_snapshot_bytes() {
 
 #[test]
 fn learners_change_as_trades_close() {
-    let mut e = Engine::new(small_config(), 5).unwrap();
+    let mut e = Engine::new(small_config(), 5, 0).unwrap();
     let w0 = e.levels().weights();
     let eps0 = e.exits().epsilon();
-    let params0 = e.signal().mlp().params().to_vec();
     run(&mut e, &stream(21, 300, 8));
     let s = match e.apply(Command::Query(Query::Stats), T0).unwrap() {
         Reply::Stats(s) => s,
         other => panic!("{other:?}"),
     };
     assert!(s.trades.closed >= 50, "{}", s.trades.closed);
-    assert_eq!(
-        s.signal.updates, s.trades.closed,
-        "one online step per close"
+    assert!(
+        s.signal.created >= 3,
+        "the policy trained as trades closed: {:?}",
+        s.signal
     );
-    assert_ne!(e.signal().mlp().params(), &params0[..]);
     assert!(s.levels.adjustments >= 3);
     assert_ne!(e.levels().weights(), w0);
     assert!(e.exits().epsilon() < eps0);
@@ -321,21 +340,31 @@ fn learners_change_as_trades_close() {
         "journal keeps max_closed"
     );
 
-    let version = e.signal().version();
+    let created = s.signal.created;
     let Reply::Learned(l) = e
-        .apply(Command::Learn(LearnRequest::default()), T0)
+        .apply(
+            Command::Learn(LearnRequest {
+                mode: LearnMode::Retrain,
+            }),
+            T0,
+        )
         .unwrap()
     else {
         panic!()
     };
-    assert_eq!(l.signal.samples as usize, e.replay().len());
-    assert!(l.signal.loss_after < l.signal.loss_before, "{l:?}");
-    assert_eq!(l.signal.version, version + 1);
+    let run = l.signal.run.expect("a forced retrain runs");
+    let data = run.data.expect("data range");
+    assert_eq!(
+        (data.train + data.validation + data.test) as usize,
+        e.replay().len()
+    );
+    assert_eq!(run.version, Some(created + 1));
+    assert!(run.verdict.is_some() && run.gate.is_some(), "{run:?}");
 }
 
 #[test]
 fn deployment_mode_stops_exploring_and_training() {
-    let mut e = Engine::new(small_config(), 9).unwrap();
+    let mut e = Engine::new(small_config(), 9, 0).unwrap();
     run(&mut e, &stream(3, 200, 8));
     e.apply(Command::SetExitMode(ExitMode::Deployment), T0)
         .unwrap();
@@ -394,7 +423,7 @@ fn invalid_configurations_are_rejected() {
         },
     ];
     for c in bad {
-        assert!(matches!(Engine::new(c, 1), Err(Error::InvalidConfig(_))));
+        assert!(matches!(Engine::new(c, 1, 0), Err(Error::InvalidConfig(_))));
     }
 }
 
@@ -412,7 +441,7 @@ fn seeded_streams_reproduce_the_pinned_snapshots_on_every_platform() {
     ];
     let mut lines = String::new();
     for (name, config, seed, n, width) in cases {
-        let mut e = Engine::new(config, seed).unwrap();
+        let mut e = Engine::new(config, seed, 0).unwrap();
         run(&mut e, &stream(seed, n, width));
         lines += &format!(
             "{name} seed={seed} commands={n} xxh64={:016x}\n",
@@ -430,7 +459,7 @@ fn seeded_streams_reproduce_the_pinned_snapshots_on_every_platform() {
 
 #[test]
 fn learning_from_an_empty_buffer_creates_no_version() {
-    let mut e = Engine::new(small_config(), 1).unwrap();
+    let mut e = Engine::new(small_config(), 1, 0).unwrap();
     let before = e.snapshot();
     let Reply::Learned(l) = e
         .apply(Command::Learn(LearnRequest::default()), T0)
@@ -438,10 +467,8 @@ fn learning_from_an_empty_buffer_creates_no_version() {
     else {
         panic!()
     };
-    assert_eq!(
-        (l.signal.samples, l.signal.epochs, l.signal.version),
-        (0, 0, 1)
-    );
+    assert_eq!(l.signal.decision.action, Action::Skip);
+    assert_eq!((l.signal.run, l.signal.evaluation), (None, None));
     assert!(l.exits.is_none());
     assert_eq!(e.snapshot(), before);
 }

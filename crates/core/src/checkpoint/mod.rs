@@ -6,7 +6,7 @@
 //!      0    8  magic "TRADLOOP"
 //!      8    8  checksum: XXH64 (seed 0) of every byte from offset 16 to the end, u64 LE
 //!     16    2  envelope format version, u16 LE (this layout: 1)
-//!     18    2  payload schema version, u16 LE (see `v1::SCHEMA`)
+//!     18    2  payload schema version, u16 LE (1 or 2; see `v2::SCHEMA`)
 //!     20    4  flags, u32 LE (none defined: must be 0)
 //!     24    8  payload length in bytes, u64 LE
 //!     32    n  payload: postcard encoding of the schema's `EngineV*` type
@@ -20,6 +20,7 @@
 
 mod arrays;
 pub mod v1;
+pub mod v2;
 mod xxh64;
 
 use alloc::vec::Vec;
@@ -38,7 +39,7 @@ pub const HEADER_LEN: usize = 32;
 /// Envelope layout version written and read by this build.
 pub const FORMAT: u16 = 1;
 /// Newest payload schema this build writes and reads.
-pub const SCHEMA: u16 = v1::SCHEMA;
+pub const SCHEMA: u16 = v2::SCHEMA;
 
 /// The fixed-size header of a checkpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,12 +146,19 @@ pub fn open(bytes: &[u8]) -> Result<(Header, &[u8]), CheckpointError> {
     Ok((header, &bytes[HEADER_LEN..]))
 }
 
-/// Decodes a checkpoint's payload into its persisted form, upgraded to the current schema.
-/// This is what `tradeloop inspect` prints.
-pub fn decode(bytes: &[u8]) -> Result<v1::EngineV1<'static>, CheckpointError> {
-    let (_, payload) = open(bytes)?;
-    let (dto, rest) = postcard::take_from_bytes::<v1::EngineV1<'static>>(payload)
-        .map_err(|_| CheckpointError::Decode)?;
+/// Decodes a checkpoint's payload into its persisted form, upgraded to the current schema
+/// (a schema-1 payload through [`v2::upgrade`]). This is what `tradeloop inspect` prints.
+pub fn decode(bytes: &[u8]) -> Result<v2::EngineV2<'static>, CheckpointError> {
+    let (header, payload) = open(bytes)?;
+    match header.schema {
+        1 => v2::upgrade(take::<v1::EngineV1<'static>>(payload)?).map_err(CheckpointError::Invalid),
+        _ => take::<v2::EngineV2<'static>>(payload),
+    }
+}
+
+fn take<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, CheckpointError> {
+    let (dto, rest) =
+        postcard::take_from_bytes::<T>(payload).map_err(|_| CheckpointError::Decode)?;
     if !rest.is_empty() {
         return Err(CheckpointError::Invalid(
             "payload has bytes after the engine state",
@@ -160,7 +168,7 @@ pub fn decode(bytes: &[u8]) -> Result<v1::EngineV1<'static>, CheckpointError> {
 }
 
 pub(crate) fn write(engine: &Engine, out: &mut Vec<u8>) {
-    let dto = v1::EngineV1::from_engine(engine);
+    let dto = v2::EngineV2::from_engine(engine);
     let mut buf = core::mem::take(out);
     buf.clear();
     buf.reserve(HEADER_LEN + size_hint(engine));
@@ -171,17 +179,24 @@ pub(crate) fn write(engine: &Engine, out: &mut Vec<u8>) {
     if buf.len() < HEADER_LEN {
         buf.resize(HEADER_LEN, 0);
     }
-    finish(&mut buf, v1::SCHEMA);
+    finish(&mut buf, v2::SCHEMA);
     *out = buf;
 }
 
 /// A close upper estimate of the payload size, so `write` allocates once.
 fn size_hint(e: &Engine) -> usize {
-    let params = e.signal.mlp.params().len() + e.exits.mlp.params().len();
+    let versions = &e.lifecycle.registry.versions;
+    let params = versions
+        .iter()
+        .filter_map(|v| v.predictor.net())
+        .map(|n| n.mlp.params().len() + n.norm.dim() * 4)
+        .sum::<usize>()
+        + e.exits.mlp.params().len();
+    let monitor = e.lifecycle.monitor.len() as usize * 48;
     let replay = e.replay.len() * (e.config.features as usize * 4 + 40);
     let trades = (e.journal.open_count() + e.journal.closed_trades().len())
         * (e.config.features as usize * 4 + 200);
-    4096 + params * 4 * 4 + replay + trades + e.levels.history().len() * 80
+    4096 + params * 4 * 4 + replay + trades + monitor + e.levels.history().len() * 80
 }
 
 pub(crate) fn read(bytes: &[u8]) -> Result<Engine, CheckpointError> {

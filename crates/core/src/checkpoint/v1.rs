@@ -3,8 +3,9 @@
 //! These types are the file format, separate from the in-memory types so that refactoring
 //! the engine cannot silently change what is on disk. postcard writes fields in declaration
 //! order without names: never reorder or remove fields or enum variants here. A change of
-//! layout is a new module (`v2`) with a `From<v1::EngineV1>` upgrade, and a new schema
-//! number in the envelope.
+//! layout is a new module with an upgrade from the previous one, and a new schema number in
+//! the envelope: schema 2 ([`super::v2`]) reuses most of these types and upgrades schema-1
+//! payloads on load.
 
 use alloc::collections::VecDeque;
 use alloc::string::String;
@@ -12,27 +13,20 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use super::arrays::Le;
-use crate::config::EngineConfig;
-use crate::engine::Engine;
 use crate::journal::{
-    CloseRecord, ExitPlan, ExitReason, Journal, JournalConfig, LevelInput, LevelKind, Outcome,
-    Side, Signal, TradeRecord,
+    CloseRecord, ExitPlan, ExitReason, LevelInput, LevelKind, Outcome, Side, Signal, TradeRecord,
 };
 use crate::learners::{
-    AdjustTrigger, ExitConfig, ExitLearner, ExitMode, ExitTrainReport, LEVEL_FEATURES,
-    LevelAdjustment, LevelConfig, LevelLearner, SignalConfig, SignalModel,
+    AdjustTrigger, ExitMode, ExitTrainReport, LEVEL_FEATURES, LevelAdjustment, LevelConfig,
+    LevelLearner,
 };
-use crate::nn::{
-    Activation, Init, Mlp, MlpSpec, Normalizer, OptimConfig, OptimKind, Optimizer, Workspace,
-};
-use crate::replay::{ReplayBuffer, ReplayConfig, ReplayMode, ReplayParts};
-use crate::rng::SplitMix64;
-use crate::stats::TradeStats;
+use crate::nn::{Activation, Init, Mlp, MlpSpec, Normalizer, OptimConfig, OptimKind, Optimizer};
+use crate::replay::{ReplayBuffer, ReplayMode};
 
 /// This module's schema number.
 pub const SCHEMA: u16 = 1;
 
-type Res<T> = Result<T, &'static str>;
+pub(super) type Res<T> = Result<T, &'static str>;
 
 /// Declares a persisted copy of a field-less enum and conversions both ways.
 macro_rules! mirror {
@@ -342,64 +336,9 @@ pub struct StatsV1 {
     pub max_drawdown_pct: f64,
 }
 
-// ---- engine -> DTO -------------------------------------------------------------------------
+// ---- conversions shared with later schemas ------------------------------------------------
 
-impl<'a> EngineV1<'a> {
-    /// Borrows an engine's state (large arrays are not copied).
-    pub fn from_engine(e: &'a Engine) -> Self {
-        let s = &e.stats;
-        EngineV1 {
-            config: config_to(&e.config),
-            rng: e.rng.state(),
-            journal: JournalV1 {
-                next_id: e.journal.next_id(),
-                open: e.journal.open_trades().map(trade_to).collect(),
-                closed: e.journal.closed_trades().map(trade_to).collect(),
-            },
-            replay: replay_to(&e.replay),
-            signal: SignalV1 {
-                net: net_to(&e.signal.mlp),
-                opt: opt_to(&e.signal.opt),
-                norm: norm_to(&e.signal.norm),
-                version: e.signal.version,
-                updates: e.signal.updates,
-                loss_ema: e.signal.loss_ema,
-            },
-            levels: LevelsV1 {
-                weights: e.levels.weights,
-                window: e.levels.window.iter().copied().collect(),
-                seen: e.levels.seen,
-                history: e.levels.history.iter().map(adjustment_to).collect(),
-            },
-            exits: ExitsV1 {
-                net: net_to(&e.exits.mlp),
-                opt: opt_to(&e.exits.opt),
-                norm: norm_to(&e.exits.norm),
-                best: e.exits.best.as_ref().map(|(m, l)| (net_to(m), *l)),
-                epsilon: e.exits.epsilon,
-                mode: e.exits.mode.into(),
-                since_training: e.exits.since_training,
-                trainings: e.exits.trainings,
-                explorations: e.exits.explorations,
-                suggestions: e.exits.suggestions,
-                last: e.exits.last.map(report_to),
-            },
-            stats: StatsV1 {
-                closed: s.closed,
-                outcomes: s.outcomes,
-                correct: s.correct,
-                pnl: s.pnl,
-                mean_pnl_pct: s.mean_pnl_pct,
-                m2_pnl_pct: s.m2_pnl_pct,
-                equity_pct: s.equity_pct,
-                peak_pct: s.peak_pct,
-                max_drawdown_pct: s.max_drawdown_pct,
-            },
-        }
-    }
-}
-
-fn optim_to(c: &OptimConfig) -> OptimV1 {
+pub(super) fn optim_to(c: &OptimConfig) -> OptimV1 {
     OptimV1 {
         kind: match c.kind {
             OptimKind::Sgd { momentum } => OptimKindV1::Sgd { momentum },
@@ -411,51 +350,7 @@ fn optim_to(c: &OptimConfig) -> OptimV1 {
     }
 }
 
-fn config_to(c: &EngineConfig) -> ConfigV1 {
-    let x = &c.exits;
-    ConfigV1 {
-        features: c.features,
-        flat_band: c.flat_band,
-        max_closed: c.journal.max_closed,
-        max_open: c.journal.max_open,
-        replay_capacity: c.replay.capacity,
-        replay_mode: c.replay.mode.into(),
-        signal: SignalConfigV1 {
-            hidden: c.signal.hidden.clone(),
-            activation: c.signal.activation.into(),
-            optimizer: optim_to(&c.signal.optimizer),
-            online: c.signal.online,
-            batch: c.signal.batch,
-            epochs: c.signal.epochs,
-        },
-        levels: LevelConfigV1 {
-            first_after: c.levels.first_after,
-            every: c.levels.every,
-            window: c.levels.window,
-            rate: c.levels.rate,
-            min_weight: c.levels.min_weight,
-        },
-        exits: ExitConfigV1 {
-            hidden: x.hidden.clone(),
-            optimizer: optim_to(&x.optimizer),
-            stop_bounds: x.stop_bounds,
-            target_bounds: x.target_bounds,
-            epsilon: x.epsilon,
-            epsilon_min: x.epsilon_min,
-            epsilon_decay: x.epsilon_decay,
-            curiosity: x.curiosity,
-            temperature: x.temperature,
-            train_every: x.train_every,
-            window: x.window,
-            epochs: x.epochs,
-            batch: x.batch,
-            validation_fraction: x.validation_fraction,
-            mode: x.mode.into(),
-        },
-    }
-}
-
-fn net_to(m: &Mlp) -> NetV1<'_> {
+pub(super) fn net_to(m: &Mlp) -> NetV1<'_> {
     let s = m.spec();
     NetV1 {
         sizes: s.sizes.clone(),
@@ -466,7 +361,7 @@ fn net_to(m: &Mlp) -> NetV1<'_> {
     }
 }
 
-fn opt_to(o: &Optimizer) -> OptimStateV1<'_> {
+pub(super) fn opt_to(o: &Optimizer) -> OptimStateV1<'_> {
     OptimStateV1 {
         config: optim_to(o.config()),
         steps: o.steps(),
@@ -475,7 +370,7 @@ fn opt_to(o: &Optimizer) -> OptimStateV1<'_> {
     }
 }
 
-fn norm_to(n: &Normalizer) -> NormV1<'_> {
+pub(super) fn norm_to(n: &Normalizer) -> NormV1<'_> {
     NormV1 {
         count: n.count(),
         mean: Le::borrowed(n.mean()),
@@ -483,7 +378,7 @@ fn norm_to(n: &Normalizer) -> NormV1<'_> {
     }
 }
 
-fn adjustment_to(a: &LevelAdjustment) -> AdjustmentV1 {
+pub(super) fn adjustment_to(a: &LevelAdjustment) -> AdjustmentV1 {
     AdjustmentV1 {
         at_trade: a.at_trade,
         time: a.time,
@@ -496,7 +391,7 @@ fn adjustment_to(a: &LevelAdjustment) -> AdjustmentV1 {
     }
 }
 
-fn report_to(r: ExitTrainReport) -> ExitReportV1 {
+pub(super) fn report_to(r: ExitTrainReport) -> ExitReportV1 {
     ExitReportV1 {
         training: r.training,
         train_samples: r.train_samples,
@@ -508,7 +403,7 @@ fn report_to(r: ExitTrainReport) -> ExitReportV1 {
     }
 }
 
-fn trade_to(t: &TradeRecord) -> TradeV1<'_> {
+pub(super) fn trade_to(t: &TradeRecord) -> TradeV1<'_> {
     TradeV1 {
         id: t.id,
         symbol: t.symbol.clone(),
@@ -548,7 +443,7 @@ fn trade_to(t: &TradeRecord) -> TradeV1<'_> {
     }
 }
 
-fn replay_to(r: &ReplayBuffer) -> ReplayV1<'_> {
+pub(super) fn replay_to(r: &ReplayBuffer) -> ReplayV1<'_> {
     let p = r.columns();
     ReplayV1 {
         dim: p.dim,
@@ -564,104 +459,7 @@ fn replay_to(r: &ReplayBuffer) -> ReplayV1<'_> {
     }
 }
 
-// ---- DTO -> engine (validating) -------------------------------------------------------------
-
-impl EngineV1<'_> {
-    /// Rebuilds the engine, checking every invariant an engine relies on.
-    pub fn into_engine(self) -> Res<Engine> {
-        let config = config_from(self.config);
-        config
-            .validate()
-            .map_err(|_| "configuration out of range")?;
-        let features = config.features;
-        let dim = features as usize;
-        let signal = SignalModel {
-            mlp: net_from(self.signal.net, config.signal.spec(features))?,
-            opt: opt_from(self.signal.opt)?,
-            norm: norm_from(self.signal.norm, dim)?,
-            version: self.signal.version,
-            updates: self.signal.updates,
-            loss_ema: finite(self.signal.loss_ema)?,
-            ws: Workspace::default(),
-        };
-        check_opt(&signal.opt, &signal.mlp, &config.signal.optimizer)?;
-        let exit_spec = config.exits.spec(features);
-        let exits = ExitLearner {
-            mlp: net_from(self.exits.net, exit_spec.clone())?,
-            opt: opt_from(self.exits.opt)?,
-            norm: norm_from(self.exits.norm, dim)?,
-            best: match self.exits.best {
-                Some((net, loss)) => Some((net_from(net, exit_spec)?, finite(loss)?)),
-                None => None,
-            },
-            epsilon: unit(self.exits.epsilon)?,
-            mode: self.exits.mode.into(),
-            since_training: self.exits.since_training,
-            trainings: self.exits.trainings,
-            explorations: self.exits.explorations,
-            suggestions: self.exits.suggestions,
-            last: self.exits.last.map(report_from),
-            ws: Workspace::default(),
-        };
-        check_opt(&exits.opt, &exits.mlp, &config.exits.optimizer)?;
-        let levels = levels_from(self.levels, &config.levels)?;
-        let journal = Journal::from_parts(
-            config.journal,
-            self.journal.next_id,
-            self.journal
-                .open
-                .into_iter()
-                .map(|t| trade_from(t, Some(dim)))
-                .collect::<Res<_>>()?,
-            self.journal
-                .closed
-                .into_iter()
-                .map(|t| trade_from(t, None))
-                .collect::<Res<_>>()?,
-        )?;
-        let r = self.replay;
-        if r.dim != features {
-            return Err("replay feature width differs from the configuration");
-        }
-        let replay = ReplayBuffer::from_parts(ReplayParts {
-            config: config.replay,
-            dim: r.dim,
-            ids: r.ids.into_vec(),
-            times: r.times.into_vec(),
-            seqs: r.seqs.into_vec(),
-            features: r.features.into_vec(),
-            classes: r.classes.into_vec(),
-            exits: r.exits.into_vec(),
-            rewards: r.rewards.into_vec(),
-            head: r.head,
-            pushed: r.pushed,
-        })?;
-        let s = self.stats;
-        let stats = TradeStats {
-            closed: s.closed,
-            outcomes: s.outcomes,
-            correct: s.correct,
-            pnl: s.pnl,
-            mean_pnl_pct: s.mean_pnl_pct,
-            m2_pnl_pct: s.m2_pnl_pct,
-            equity_pct: s.equity_pct,
-            peak_pct: s.peak_pct,
-            max_drawdown_pct: s.max_drawdown_pct,
-        };
-        Ok(Engine {
-            config,
-            rng: SplitMix64::new(self.rng),
-            journal,
-            replay,
-            signal,
-            levels,
-            exits,
-            stats,
-        })
-    }
-}
-
-fn finite(x: f32) -> Res<f32> {
+pub(super) fn finite(x: f32) -> Res<f32> {
     if x.is_finite() {
         Ok(x)
     } else {
@@ -669,7 +467,7 @@ fn finite(x: f32) -> Res<f32> {
     }
 }
 
-fn unit(x: f32) -> Res<f32> {
+pub(super) fn unit(x: f32) -> Res<f32> {
     if (0.0..=1.0).contains(&x) {
         Ok(x)
     } else {
@@ -677,7 +475,7 @@ fn unit(x: f32) -> Res<f32> {
     }
 }
 
-fn optim_from(o: OptimV1) -> OptimConfig {
+pub(super) fn optim_from(o: OptimV1) -> OptimConfig {
     OptimConfig {
         kind: match o.kind {
             OptimKindV1::Sgd { momentum } => OptimKind::Sgd { momentum },
@@ -689,55 +487,7 @@ fn optim_from(o: OptimV1) -> OptimConfig {
     }
 }
 
-fn config_from(c: ConfigV1) -> EngineConfig {
-    let x = c.exits;
-    EngineConfig {
-        features: c.features,
-        flat_band: c.flat_band,
-        journal: JournalConfig {
-            max_closed: c.max_closed,
-            max_open: c.max_open,
-        },
-        replay: ReplayConfig {
-            capacity: c.replay_capacity,
-            mode: c.replay_mode.into(),
-        },
-        signal: SignalConfig {
-            hidden: c.signal.hidden,
-            activation: c.signal.activation.into(),
-            optimizer: optim_from(c.signal.optimizer),
-            online: c.signal.online,
-            batch: c.signal.batch,
-            epochs: c.signal.epochs,
-        },
-        levels: LevelConfig {
-            first_after: c.levels.first_after,
-            every: c.levels.every,
-            window: c.levels.window,
-            rate: c.levels.rate,
-            min_weight: c.levels.min_weight,
-        },
-        exits: ExitConfig {
-            hidden: x.hidden,
-            optimizer: optim_from(x.optimizer),
-            stop_bounds: x.stop_bounds,
-            target_bounds: x.target_bounds,
-            epsilon: x.epsilon,
-            epsilon_min: x.epsilon_min,
-            epsilon_decay: x.epsilon_decay,
-            curiosity: x.curiosity,
-            temperature: x.temperature,
-            train_every: x.train_every,
-            window: x.window,
-            epochs: x.epochs,
-            batch: x.batch,
-            validation_fraction: x.validation_fraction,
-            mode: x.mode.into(),
-        },
-    }
-}
-
-fn net_from(n: NetV1<'_>, expected: MlpSpec) -> Res<Mlp> {
+pub(super) fn net_from(n: NetV1<'_>, expected: MlpSpec) -> Res<Mlp> {
     let spec = MlpSpec {
         sizes: n.sizes,
         hidden: n.hidden.into(),
@@ -750,7 +500,7 @@ fn net_from(n: NetV1<'_>, expected: MlpSpec) -> Res<Mlp> {
     Mlp::from_params(spec, n.params.into_vec()).map_err(|_| "network parameters are inconsistent")
 }
 
-fn opt_from(o: OptimStateV1<'_>) -> Res<Optimizer> {
+pub(super) fn opt_from(o: OptimStateV1<'_>) -> Res<Optimizer> {
     let (m, v) = (o.m.into_vec(), o.v.into_vec());
     if m.iter().chain(&v).any(|x| !x.is_finite()) || v.iter().any(|&x| x < 0.0) {
         return Err("optimizer moments are not finite");
@@ -759,14 +509,14 @@ fn opt_from(o: OptimStateV1<'_>) -> Res<Optimizer> {
         .map_err(|_| "optimizer state is inconsistent")
 }
 
-fn check_opt(o: &Optimizer, m: &Mlp, config: &OptimConfig) -> Res<()> {
+pub(super) fn check_opt(o: &Optimizer, m: &Mlp, config: &OptimConfig) -> Res<()> {
     if o.first_moment().len() != m.params().len() || o.config() != config {
         return Err("optimizer state does not match its network or configuration");
     }
     Ok(())
 }
 
-fn norm_from(n: NormV1<'_>, dim: usize) -> Res<Normalizer> {
+pub(super) fn norm_from(n: NormV1<'_>, dim: usize) -> Res<Normalizer> {
     let norm = Normalizer::from_parts(n.count, n.mean.into_vec(), n.m2.into_vec())
         .map_err(|_| "normalizer is inconsistent")?;
     if norm.dim() != dim {
@@ -775,7 +525,7 @@ fn norm_from(n: NormV1<'_>, dim: usize) -> Res<Normalizer> {
     Ok(norm)
 }
 
-fn levels_from(l: LevelsV1, config: &LevelConfig) -> Res<LevelLearner> {
+pub(super) fn levels_from(l: LevelsV1, config: &LevelConfig) -> Res<LevelLearner> {
     let simplex = |w: &[f32; LEVEL_FEATURES]| {
         w.iter().all(|x| x.is_finite() && *x >= 0.0) && (w.iter().sum::<f32>() - 1.0).abs() < 1e-3
     };
@@ -816,7 +566,7 @@ fn levels_from(l: LevelsV1, config: &LevelConfig) -> Res<LevelLearner> {
     })
 }
 
-fn report_from(r: ExitReportV1) -> ExitTrainReport {
+pub(super) fn report_from(r: ExitReportV1) -> ExitTrainReport {
     ExitTrainReport {
         training: r.training,
         train_samples: r.train_samples,
@@ -829,7 +579,7 @@ fn report_from(r: ExitReportV1) -> ExitTrainReport {
 }
 
 /// `open_dim`: `Some(width)` for an open trade (features required), `None` for a closed one.
-fn trade_from(t: TradeV1<'_>, open_dim: Option<usize>) -> Res<TradeRecord> {
+pub(super) fn trade_from(t: TradeV1<'_>, open_dim: Option<usize>) -> Res<TradeRecord> {
     let features = t.features.into_vec();
     let want = open_dim.unwrap_or(0);
     if features.len() != want || features.iter().any(|x| !x.is_finite()) {

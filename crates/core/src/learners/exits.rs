@@ -360,7 +360,16 @@ impl ExitLearner {
         replay: &ReplayBuffer,
         rng: &mut SplitMix64,
     ) -> Option<ExitTrainReport> {
-        let mut slots = replay.by_age();
+        // Only trades carry exits and rewards; observations (`Command::Observe`) do not.
+        let mut slots: Vec<usize> = replay
+            .by_age()
+            .into_iter()
+            .filter(|&s| {
+                replay
+                    .get(s)
+                    .is_some_and(|e| !crate::replay::is_observation(e.id))
+            })
+            .collect();
         let drop = slots.len().saturating_sub(config.window as usize);
         slots.drain(..drop);
         let n = slots.len();

@@ -1,4 +1,4 @@
-//! The online learners: signal model, level weights, exit learner.
+//! The learners: signal model, level weights, exit learner.
 
 pub mod exits;
 pub mod levels;
@@ -8,4 +8,4 @@ pub use exits::{ExitConfig, ExitLearner, ExitMode, ExitSuggestion, ExitTrainRepo
 pub use levels::{
     AdjustTrigger, LEVEL_FEATURE_NAMES, LEVEL_FEATURES, LevelAdjustment, LevelConfig, LevelLearner,
 };
-pub use signal::{SignalConfig, SignalModel, SignalTrainReport};
+pub use signal::{Data, Metrics, Predictor, Rejection, RunLog, SignalConfig, SignalNet};

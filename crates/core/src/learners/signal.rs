@@ -1,5 +1,12 @@
-//! Signal model: an MLP classifier from a trade's entry features to its outcome class
-//! (loss / flat / win), giving a score and a class for every entry.
+//! Signal model: a classifier from a trade's entry features to its outcome class
+//! (loss / flat / win), giving class probabilities, a class and a score for every entry.
+//!
+//! A signal model is a [`Predictor`]: either the class frequencies of its training data
+//! (the prior, which on real prices is hard to beat) or a [`SignalNet`], an MLP with its
+//! frozen input normalisation and a softmax temperature fitted on validation data so its
+//! probabilities are calibrated. This module trains networks ([`retrain`], [`fine_tune`])
+//! and measures predictors ([`Predictor::evaluate`]); which one goes live is decided by
+//! [`crate::lifecycle`].
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -14,7 +21,7 @@ use crate::nn::{
 use crate::replay::ReplayBuffer;
 use crate::rng::SplitMix64;
 
-/// Signal model configuration.
+/// Signal network configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SignalConfig {
@@ -22,14 +29,11 @@ pub struct SignalConfig {
     pub hidden: Vec<u32>,
     /// Hidden activation (default ReLU; He init for ReLU, Xavier otherwise).
     pub activation: Activation,
-    /// Optimiser (default Adam, lr 1e-3, gradient clipping at norm 5).
+    /// Optimiser of a full retrain (default Adam, lr 1e-3, gradient clipping at norm 5);
+    /// a fine-tune uses it with the learning rate scaled down.
     pub optimizer: OptimConfig,
-    /// Take one optimiser step on every closed trade (default `true`).
-    pub online: bool,
-    /// Mini-batch size for `learn` (default 32).
+    /// Mini-batch size (default 32).
     pub batch: u32,
-    /// Epochs over the replay buffer per `learn` (default 3).
-    pub epochs: u32,
 }
 
 impl Default for SignalConfig {
@@ -41,9 +45,7 @@ impl Default for SignalConfig {
                 clip_norm: 5.0,
                 ..OptimConfig::adam(1e-3)
             },
-            online: true,
             batch: 32,
-            epochs: 3,
         }
     }
 }
@@ -65,237 +67,504 @@ impl SignalConfig {
         }
     }
 
-    /// Checks ranges (the network shape is checked with the feature count by the engine).
+    /// Checks ranges (the network shape together with the feature count).
     pub fn validate(&self, features: u32) -> Result<(), Error> {
         self.spec(features).validate()?;
         self.optimizer.validate()?;
         check(
             (1..=4096).contains(&self.batch),
             "signal.batch must be in 1..=4096",
-        )?;
-        check(
-            (1..=1000).contains(&self.epochs),
-            "signal.epochs must be in 1..=1000",
         )
     }
 }
 
-/// What a `learn` pass over the replay buffer did.
+/// How well a predictor did on some labelled samples.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct SignalTrainReport {
-    /// Experiences used.
+pub struct Metrics {
+    /// Samples measured.
     pub samples: u32,
-    /// Epochs run.
-    pub epochs: u32,
-    /// Mean cross-entropy on those samples before training.
-    pub loss_before: f32,
-    /// Mean cross-entropy after training.
-    pub loss_after: f32,
-    /// Accuracy on those samples after training.
-    pub accuracy_after: f32,
-    /// Model version after training.
-    pub version: u32,
+    /// Mean cross-entropy of the predicted probabilities (nats).
+    pub log_loss: f32,
+    /// Share of samples whose most probable class was right.
+    pub accuracy: f32,
 }
 
-/// The signal model and its training state.
+/// A network with the input normalisation it was trained with and a softmax temperature.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SignalModel {
+pub struct SignalNet {
     pub(crate) mlp: Mlp,
-    pub(crate) opt: Optimizer,
     pub(crate) norm: Normalizer,
-    /// Starts at 1; every `learn` pass creates the next version.
-    pub(crate) version: u32,
-    /// Online steps taken.
-    pub(crate) updates: u64,
-    /// Exponential moving average (alpha 0.02) of the online cross-entropy, before each step.
-    pub(crate) loss_ema: f32,
-    pub(crate) ws: Workspace,
+    pub(crate) temperature: f32,
 }
 
-impl SignalModel {
-    const EMA: f32 = 0.02;
-
-    /// A fresh model; weights drawn from `rng`.
-    pub fn new(config: &SignalConfig, features: u32, rng: &mut SplitMix64) -> Result<Self, Error> {
-        config.validate(features)?;
-        let mlp = Mlp::new(config.spec(features), rng)?;
-        let opt = Optimizer::new(config.optimizer, mlp.params().len())?;
-        Ok(Self {
-            mlp,
-            opt,
-            norm: Normalizer::new(features as usize),
-            version: 1,
-            updates: 0,
-            loss_ema: libm::logf(3.0),
-            ws: Workspace::default(),
-        })
-    }
-
-    /// The current version.
-    pub fn version(&self) -> u32 {
-        self.version
-    }
-
-    /// Online steps taken.
-    pub fn updates(&self) -> u64 {
-        self.updates
-    }
-
-    /// Moving average of the online loss.
-    pub fn loss_ema(&self) -> f32 {
-        self.loss_ema
-    }
-
+impl SignalNet {
     /// The network.
     pub fn mlp(&self) -> &Mlp {
         &self.mlp
     }
 
-    /// Class probabilities, class and score for one validated feature vector.
-    pub(crate) fn predict(&mut self, features: &[f32]) -> Signal {
-        let mut x = core::mem::take(&mut self.ws.input);
-        x.resize(features.len(), 0.0);
-        self.norm.apply(features, &mut x);
-        let mut probs = [1.0 / 3.0; 3];
-        // Cannot fail: `x` has the network's input width and is finite (clipped z-scores).
-        if let Ok(logits) = self.mlp.forward(&mut self.ws, &x, 1) {
-            softmax(logits, &mut probs);
-        }
-        self.ws.input = x;
-        signal_from(probs)
+    /// The input normalisation statistics (frozen since the last full retrain).
+    pub fn normalizer(&self) -> &Normalizer {
+        &self.norm
     }
 
-    /// One online step on a closed trade (features validated at entry).
-    pub(crate) fn learn_one(&mut self, features: &[f32], class: u8) {
-        self.norm.update(features);
-        let mut x = core::mem::take(&mut self.ws.input);
-        x.resize(features.len(), 0.0);
-        self.norm.apply(features, &mut x);
-        let labels = [class];
-        let batch = Batch {
-            x: &x,
-            rows: 1,
-            target: Target::Classes(&labels),
-            weights: None,
-        };
-        // Cannot fail: shapes are the network's and the label is an outcome class (< 3).
-        if let Ok(loss) = self.mlp.train(
-            &mut self.ws,
-            &mut self.opt,
-            &batch,
-            Loss::SoftmaxCrossEntropy,
-            1.0,
-        ) {
-            self.loss_ema += Self::EMA * (loss - self.loss_ema);
-            self.updates += 1;
-        }
-        self.ws.input = x;
+    /// Softmax temperature (logits are divided by it; fitted on validation data).
+    pub fn temperature(&self) -> f32 {
+        self.temperature
     }
 
-    /// Mini-batch training over the whole replay buffer; creates a new version (none when
-    /// the buffer is empty).
-    pub(crate) fn learn(
-        &mut self,
-        config: &SignalConfig,
-        replay: &ReplayBuffer,
-        epochs: u32,
-        rng: &mut SplitMix64,
-    ) -> SignalTrainReport {
-        let all = replay.by_age();
-        let rows = all.len();
+    /// Class probabilities of raw rows (`rows x dim`), appended to `out` (3 per row).
+    fn probs_rows(&self, ws: &mut Workspace, raw: &[f32], rows: usize, out: &mut Vec<f32>) {
+        let x = self.norm.apply_rows(raw);
+        self.probs_normalised(ws, &x, rows, self.temperature, out);
+    }
+
+    fn probs_normalised(
+        &self,
+        ws: &mut Workspace,
+        x: &[f32],
+        rows: usize,
+        temperature: f32,
+        out: &mut Vec<f32>,
+    ) {
+        let start = out.len();
+        out.resize(start + rows * 3, 1.0 / 3.0);
         if rows == 0 {
-            // Nothing to learn from: no new version.
-            return SignalTrainReport {
-                samples: 0,
-                epochs: 0,
-                loss_before: 0.0,
-                loss_after: 0.0,
-                accuracy_after: 0.0,
-                version: self.version,
-            };
+            return;
         }
-        let (x, y) = self.normalised(replay, &all);
-        let loss_before = self.eval(&x, &y, rows).0;
-        let batch = config.batch as usize;
-        let dim = self.norm.dim();
-        let (mut bx, mut by) = (Vec::with_capacity(batch * dim), Vec::with_capacity(batch));
-        for _ in 0..epochs {
-            let mut order: Vec<usize> = (0..rows).collect();
-            rng.shuffle(&mut order);
-            for chunk in order.chunks(batch) {
-                bx.clear();
-                by.clear();
-                for &r in chunk {
-                    bx.extend_from_slice(&x[r * dim..(r + 1) * dim]);
-                    by.push(y[r]);
+        // Cannot fail: rows are normalised (finite, clipped) and have the network's width.
+        if let Ok(logits) = self.mlp.forward(ws, x, rows) {
+            let mut scaled = [0.0f32; 3];
+            for (l, p) in logits.chunks_exact(3).zip(out[start..].chunks_exact_mut(3)) {
+                for (s, &v) in scaled.iter_mut().zip(l) {
+                    *s = v / temperature;
                 }
-                let b = Batch {
-                    x: &bx,
-                    rows: chunk.len(),
-                    target: Target::Classes(&by),
-                    weights: None,
-                };
-                // Cannot fail: rows come from validated experiences, normalised and clipped.
-                let _ = self.mlp.train(
-                    &mut self.ws,
-                    &mut self.opt,
-                    &b,
-                    Loss::SoftmaxCrossEntropy,
-                    1.0,
-                );
+                softmax(&scaled, p);
             }
         }
-        let (loss_after, accuracy_after) = self.eval(&x, &y, rows);
-        self.version += 1;
-        SignalTrainReport {
-            samples: rows as u32,
-            epochs,
-            loss_before,
-            loss_after,
-            accuracy_after,
-            version: self.version,
+    }
+}
+
+/// A signal model: the prior or a network.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Predictor {
+    /// Always predicts these class probabilities (`[loss, flat, win]`, summing to 1).
+    Prior([f32; 3]),
+    /// A trained network.
+    Net(SignalNet),
+}
+
+impl Predictor {
+    /// The uniform prior: what an engine starts with.
+    pub const UNIFORM: Predictor = Predictor::Prior([1.0 / 3.0; 3]);
+
+    /// The class frequencies of `labels`, with add-one smoothing so no class is impossible.
+    pub fn prior_of(labels: &[u8]) -> Predictor {
+        let mut counts = [1.0f64; 3];
+        for &c in labels {
+            if let Some(n) = counts.get_mut(usize::from(c)) {
+                *n += 1.0;
+            }
+        }
+        let total: f64 = counts.iter().sum();
+        Predictor::Prior(counts.map(|n| (n / total) as f32))
+    }
+
+    /// The network, if this is one.
+    pub fn net(&self) -> Option<&SignalNet> {
+        match self {
+            Predictor::Net(n) => Some(n),
+            Predictor::Prior(_) => None,
         }
     }
 
-    fn normalised(&self, replay: &ReplayBuffer, slots: &[usize]) -> (Vec<f32>, Vec<u8>) {
-        let mut raw = Vec::new();
-        replay.gather_features(slots, &mut raw);
-        let x = self.norm.apply_rows(&raw);
-        let y = slots
-            .iter()
-            .filter_map(|&s| replay.get(s))
-            .map(|e| e.class)
-            .collect();
-        (x, y)
+    /// The signal for one validated feature vector.
+    pub fn predict(&self, ws: &mut Workspace, features: &[f32]) -> Signal {
+        match self {
+            Predictor::Prior(p) => signal_from(*p),
+            Predictor::Net(net) => {
+                let mut out = Vec::with_capacity(3);
+                net.probs_rows(ws, features, 1, &mut out);
+                let mut p = [1.0 / 3.0; 3];
+                p.iter_mut().zip(&out).for_each(|(d, &s)| *d = s);
+                signal_from(p)
+            }
+        }
     }
 
-    /// Mean cross-entropy and accuracy on normalised rows (0, 0 for no rows).
-    fn eval(&mut self, x: &[f32], y: &[u8], rows: usize) -> (f32, f32) {
-        if rows == 0 {
-            return (0.0, 0.0);
+    /// Class probabilities for every row of `data`, 3 per row.
+    pub fn probs(&self, ws: &mut Workspace, data: &Data) -> Vec<f32> {
+        let mut out = Vec::with_capacity(data.len() * 3);
+        match self {
+            Predictor::Prior(p) => (0..data.len()).for_each(|_| out.extend_from_slice(p)),
+            Predictor::Net(net) => net.probs_rows(ws, &data.x, data.len(), &mut out),
         }
-        let loss = self
-            .mlp
-            .loss(
-                &mut self.ws,
-                &Batch {
-                    x,
-                    rows,
-                    target: Target::Classes(y),
-                    weights: None,
-                },
-                Loss::SoftmaxCrossEntropy,
-            )
-            .unwrap_or(f32::NAN);
-        let correct = match self.mlp.forward(&mut self.ws, x, rows) {
-            Ok(out) => out
-                .chunks_exact(3)
-                .zip(y)
-                .filter(|(o, c)| argmax(o) == **c)
-                .count(),
-            Err(_) => 0,
+        out
+    }
+
+    /// Log-loss and accuracy on `data` (`None` when it is empty).
+    pub fn evaluate(&self, ws: &mut Workspace, data: &Data) -> Option<Metrics> {
+        metrics(&self.probs(ws, data), &data.y)
+    }
+}
+
+/// Log-loss and accuracy of predicted probabilities (3 per row) against labels.
+pub fn metrics(probs: &[f32], labels: &[u8]) -> Option<Metrics> {
+    if labels.is_empty() {
+        return None;
+    }
+    let (mut loss, mut correct) = (0.0f64, 0u32);
+    for (p, &y) in probs.chunks_exact(3).zip(labels) {
+        loss += f64::from(log_loss(p, y));
+        if argmax(p) == y {
+            correct += 1;
+        }
+    }
+    let n = labels.len() as f64;
+    Some(Metrics {
+        samples: labels.len() as u32,
+        log_loss: (loss / n) as f32,
+        accuracy: (f64::from(correct) / n) as f32,
+    })
+}
+
+/// `-ln p[class]`, with `p` floored at 1e-7 (a certain wrong prediction costs 16 nats, not
+/// infinity).
+pub fn log_loss(probs: &[f32], class: u8) -> f32 {
+    let p = probs.get(usize::from(class)).copied().unwrap_or(0.0);
+    -libm::logf(p.max(1e-7))
+}
+
+/// Labelled samples in date order: raw features, classes and times.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Data {
+    /// Features, `len() x dim`, row-major, not normalised.
+    pub x: Vec<f32>,
+    /// Classes.
+    pub y: Vec<u8>,
+    /// Sample times (ms since the Unix epoch).
+    pub times: Vec<i64>,
+    /// Features per row.
+    pub dim: usize,
+}
+
+impl Data {
+    /// The experiences in `slots` of `replay`, in that order.
+    pub fn from_replay(replay: &ReplayBuffer, slots: &[usize]) -> Self {
+        let mut d = Data {
+            dim: replay.dim(),
+            ..Data::default()
         };
-        (loss, correct as f32 / rows as f32)
+        replay.gather_features(slots, &mut d.x);
+        for e in slots.iter().filter_map(|&s| replay.get(s)) {
+            d.y.push(e.class);
+            d.times.push(e.time);
+        }
+        d
+    }
+
+    /// Rows.
+    pub fn len(&self) -> usize {
+        self.y.len()
+    }
+
+    /// No rows.
+    pub fn is_empty(&self) -> bool {
+        self.y.is_empty()
+    }
+
+    /// First and last sample time.
+    pub fn range(&self) -> Option<(i64, i64)> {
+        Some((*self.times.first()?, *self.times.last()?))
+    }
+
+    /// Rows `from..to`.
+    pub fn slice(&self, from: usize, to: usize) -> Data {
+        let to = to.min(self.len());
+        let from = from.min(to);
+        Data {
+            x: self.x[from * self.dim..to * self.dim].to_vec(),
+            y: self.y[from..to].to_vec(),
+            times: self.times[from..to].to_vec(),
+            dim: self.dim,
+        }
+    }
+
+    /// Date-ordered train / validation / test split in the proportions `parts`
+    /// (e.g. `[5, 3, 2]`); each part keeps at least one row when there are three.
+    pub fn split(&self, parts: [u32; 3]) -> [Data; 3] {
+        let n = self.len();
+        let total = u64::from(parts[0]) + u64::from(parts[1]) + u64::from(parts[2]);
+        let share = |p: u32| (n as u64 * u64::from(p) / total.max(1)) as usize;
+        let mut a = share(parts[0]);
+        let mut b = a + share(parts[1]);
+        if n >= 3 {
+            a = a.clamp(1, n - 2);
+            b = b.clamp(a + 1, n - 1);
+        }
+        [self.slice(0, a), self.slice(a, b), self.slice(b, n)]
+    }
+
+    /// The rows whose time is in `from..=to`, and the others.
+    pub fn partition_by_time(&self, from: i64, to: i64) -> (Data, Data) {
+        let mut inside = Data {
+            dim: self.dim,
+            ..Data::default()
+        };
+        let mut outside = inside.clone();
+        for (i, &t) in self.times.iter().enumerate() {
+            let d = if (from..=to).contains(&t) {
+                &mut inside
+            } else {
+                &mut outside
+            };
+            d.x.extend_from_slice(&self.x[i * self.dim..(i + 1) * self.dim]);
+            d.y.push(self.y[i]);
+            d.times.push(t);
+        }
+        (inside, outside)
+    }
+}
+
+/// Why a training run was thrown away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Rejection {
+    /// A loss or a weight became NaN or infinite.
+    NonFinite,
+    /// The training loss rose above `divergence` times its starting value.
+    Diverged,
+    /// There was no data to train on.
+    NoData,
+}
+
+/// What a training run did, epoch by epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunLog {
+    /// Epochs run.
+    pub epochs: u32,
+    /// The epoch whose weights were kept (1-based; 0 = the starting weights).
+    pub best_epoch: u32,
+    /// Mean training loss per epoch.
+    pub train_loss: Vec<f32>,
+    /// Validation loss per epoch (empty without validation data).
+    pub validation_loss: Vec<f32>,
+    /// Stopped early: validation loss did not improve for `patience` epochs.
+    pub stopped_early: bool,
+}
+
+/// How to run a training loop.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunSettings {
+    /// Optimiser (learning rate already scaled).
+    pub optimizer: OptimConfig,
+    /// Mini-batch size.
+    pub batch: u32,
+    /// Most epochs.
+    pub epochs: u32,
+    /// Epochs without validation improvement before stopping (0: never stop early).
+    pub patience: u32,
+    /// A training loss above this multiple of the first epoch's starting loss is divergence.
+    pub divergence: f32,
+}
+
+/// A full retrain: normalisation fitted on `train`, fresh weights from `rng`, up to
+/// `settings.epochs` epochs with early stopping on `validation` loss (restoring the best
+/// epoch), then a temperature fitted on `validation`.
+pub fn retrain(
+    config: &SignalConfig,
+    train: &Data,
+    validation: &Data,
+    settings: &RunSettings,
+    rng: &mut SplitMix64,
+    ws: &mut Workspace,
+) -> Result<(SignalNet, RunLog), Rejection> {
+    if train.is_empty() {
+        return Err(Rejection::NoData);
+    }
+    let mut norm = Normalizer::new(train.dim);
+    for row in train.x.chunks_exact(train.dim.max(1)) {
+        norm.update(row);
+    }
+    let mlp = Mlp::new(config.spec(train.dim as u32), rng).map_err(|_| Rejection::NoData)?;
+    let mut net = SignalNet {
+        mlp,
+        norm,
+        temperature: 1.0,
+    };
+    let log = fit(&mut net, train, validation, settings, rng, ws)?;
+    net.temperature = fit_temperature(&net, validation, ws);
+    Ok((net, log))
+}
+
+/// An incremental fine-tune of a copy of `net`: its normalisation and temperature frozen,
+/// `settings.epochs` epochs over `data` (new samples mixed with replayed old ones).
+pub fn fine_tune(
+    net: &SignalNet,
+    data: &Data,
+    settings: &RunSettings,
+    rng: &mut SplitMix64,
+    ws: &mut Workspace,
+) -> Result<(SignalNet, RunLog), Rejection> {
+    if data.is_empty() {
+        return Err(Rejection::NoData);
+    }
+    let mut tuned = net.clone();
+    let log = fit(&mut tuned, data, &Data::default(), settings, rng, ws)?;
+    Ok((tuned, log))
+}
+
+/// The training loop shared by retrain and fine-tune.
+fn fit(
+    net: &mut SignalNet,
+    train: &Data,
+    validation: &Data,
+    settings: &RunSettings,
+    rng: &mut SplitMix64,
+    ws: &mut Workspace,
+) -> Result<RunLog, Rejection> {
+    let dim = train.dim;
+    let x = net.norm.apply_rows(&train.x);
+    let vx = net.norm.apply_rows(&validation.x);
+    let mut opt = Optimizer::new(settings.optimizer, net.mlp.params().len())
+        .map_err(|_| Rejection::NoData)?;
+    let rows = train.len();
+    let batch = (settings.batch as usize).max(1);
+    let start = eval_loss(&net.mlp, ws, &x, &train.y).ok_or(Rejection::NonFinite)?;
+    let limit = start.max(1e-3) * settings.divergence;
+    let mut log = RunLog {
+        epochs: 0,
+        best_epoch: 0,
+        train_loss: Vec::new(),
+        validation_loss: Vec::new(),
+        stopped_early: false,
+    };
+    let mut best: Option<(f32, Vec<f32>)> = if validation.is_empty() {
+        None
+    } else {
+        let v = eval_loss(&net.mlp, ws, &vx, &validation.y).ok_or(Rejection::NonFinite)?;
+        Some((v, net.mlp.params().to_vec()))
+    };
+    let mut since_best = 0;
+    let (mut order, mut bx, mut by): (Vec<usize>, Vec<f32>, Vec<u8>) =
+        ((0..rows).collect(), Vec::new(), Vec::new());
+    for epoch in 1..=settings.epochs {
+        rng.shuffle(&mut order);
+        let mut sum = 0.0f64;
+        for chunk in order.chunks(batch) {
+            bx.clear();
+            by.clear();
+            for &r in chunk {
+                bx.extend_from_slice(&x[r * dim..(r + 1) * dim]);
+                by.push(train.y[r]);
+            }
+            let b = Batch {
+                x: &bx,
+                rows: chunk.len(),
+                target: Target::Classes(&by),
+                weights: None,
+            };
+            let loss = net
+                .mlp
+                .train(ws, &mut opt, &b, Loss::SoftmaxCrossEntropy, 1.0)
+                .map_err(|_| Rejection::NonFinite)?;
+            if !loss.is_finite() {
+                return Err(Rejection::NonFinite);
+            }
+            sum += f64::from(loss) * chunk.len() as f64;
+        }
+        if net.mlp.params().iter().any(|p| !p.is_finite()) {
+            return Err(Rejection::NonFinite);
+        }
+        let train_loss = (sum / rows as f64) as f32;
+        log.epochs = epoch;
+        log.train_loss.push(train_loss);
+        if train_loss > limit {
+            return Err(Rejection::Diverged);
+        }
+        if let Some((best_loss, best_params)) = &mut best {
+            let v = eval_loss(&net.mlp, ws, &vx, &validation.y).ok_or(Rejection::NonFinite)?;
+            log.validation_loss.push(v);
+            if v < *best_loss {
+                *best_loss = v;
+                best_params.clear();
+                best_params.extend_from_slice(net.mlp.params());
+                log.best_epoch = epoch;
+                since_best = 0;
+            } else {
+                since_best += 1;
+                if settings.patience > 0 && since_best >= settings.patience {
+                    log.stopped_early = true;
+                    break;
+                }
+            }
+        } else {
+            log.best_epoch = epoch;
+        }
+    }
+    if let Some((_, params)) = best {
+        // Same spec, finite parameters: cannot fail.
+        if let Ok(m) = Mlp::from_params(net.mlp.spec().clone(), params) {
+            net.mlp = m;
+        }
+    }
+    Ok(log)
+}
+
+/// Mean cross-entropy of normalised rows; `None` when it is not finite.
+fn eval_loss(mlp: &Mlp, ws: &mut Workspace, x: &[f32], y: &[u8]) -> Option<f32> {
+    if y.is_empty() {
+        return Some(0.0);
+    }
+    let b = Batch {
+        x,
+        rows: y.len(),
+        target: Target::Classes(y),
+        weights: None,
+    };
+    mlp.loss(ws, &b, Loss::SoftmaxCrossEntropy)
+        .ok()
+        .filter(|l| l.is_finite())
+}
+
+/// The softmax temperature in `[0.25, 20]` minimising log-loss on `validation`
+/// (golden-section search on `ln T`); 1 without validation data.
+fn fit_temperature(net: &SignalNet, validation: &Data, ws: &mut Workspace) -> f32 {
+    if validation.is_empty() {
+        return 1.0;
+    }
+    let x = net.norm.apply_rows(&validation.x);
+    let rows = validation.len();
+    let mut probs = Vec::with_capacity(rows * 3);
+    let mut loss_at = |ln_t: f32| {
+        probs.clear();
+        net.probs_normalised(ws, &x, rows, libm::expf(ln_t), &mut probs);
+        metrics(&probs, &validation.y).map_or(f32::INFINITY, |m| m.log_loss)
+    };
+    let phi = 0.618_034f32;
+    let (mut a, mut b) = (libm::logf(0.25), libm::logf(20.0));
+    let mut c = b - phi * (b - a);
+    let mut d = a + phi * (b - a);
+    let (mut fc, mut fd) = (loss_at(c), loss_at(d));
+    for _ in 0..30 {
+        if fc < fd {
+            b = d;
+            d = c;
+            fd = fc;
+            c = b - phi * (b - a);
+            fc = loss_at(c);
+        } else {
+            a = c;
+            c = d;
+            fc = fd;
+            d = a + phi * (b - a);
+            fd = loss_at(d);
+        }
+    }
+    let t = libm::expf((a + b) / 2.0);
+    if loss_at(0.0) <= loss_at((a + b) / 2.0) {
+        1.0
+    } else {
+        t
     }
 }
 
@@ -309,11 +578,155 @@ fn argmax(v: &[f32]) -> u8 {
     best as u8
 }
 
-fn signal_from(probs: [f32; 3]) -> Signal {
+/// The signal for class probabilities: the most probable class (the first on ties) and the
+/// score `P(win) - P(loss)`.
+pub fn signal_from(probs: [f32; 3]) -> Signal {
     let class = Outcome::from_index(argmax(&probs)).unwrap_or(Outcome::Flat);
     Signal {
         probs,
         class,
         score: probs[2] - probs[0],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two features; the class is decided by the sign of the first (win above 0, loss
+    /// below), with 10% label noise.
+    fn toy(n: usize, seed: u64, t0: i64) -> Data {
+        let mut rng = SplitMix64::new(seed);
+        let mut d = Data {
+            dim: 2,
+            ..Data::default()
+        };
+        for i in 0..n {
+            let a = rng.normal() as f32;
+            let b = rng.normal() as f32;
+            let mut y = if a > 0.0 { 2 } else { 0 };
+            if rng.chance(0.1) {
+                y = 1;
+            }
+            d.x.extend_from_slice(&[a * 3.0 + 10.0, b]);
+            d.y.push(y);
+            d.times.push(t0 + i as i64);
+        }
+        d
+    }
+
+    fn settings() -> RunSettings {
+        RunSettings {
+            optimizer: OptimConfig::adam(1e-2),
+            batch: 32,
+            epochs: 40,
+            patience: 5,
+            divergence: 4.0,
+        }
+    }
+
+    fn config() -> SignalConfig {
+        SignalConfig {
+            hidden: vec![8],
+            ..SignalConfig::default()
+        }
+    }
+
+    #[test]
+    fn retrain_learns_beats_the_prior_and_restores_the_best_epoch() {
+        let d = toy(1000, 1, 0);
+        let [train, val, test] = d.split([5, 3, 2]);
+        assert_eq!((train.len(), val.len(), test.len()), (500, 300, 200));
+        let mut ws = Workspace::default();
+        let (net, log) = retrain(
+            &config(),
+            &train,
+            &val,
+            &settings(),
+            &mut SplitMix64::new(2),
+            &mut ws,
+        )
+        .unwrap();
+        assert!(log.best_epoch >= 1 && log.best_epoch <= log.epochs);
+        let best = log.validation_loss[log.best_epoch as usize - 1];
+        assert!(log.validation_loss.iter().all(|&v| v >= best));
+        let net = Predictor::Net(net);
+        let prior = Predictor::prior_of(&train.y);
+        let m = net.evaluate(&mut ws, &test).unwrap();
+        let p = prior.evaluate(&mut ws, &test).unwrap();
+        assert!(m.accuracy > 0.8, "{m:?}");
+        assert!(m.log_loss < p.log_loss - 0.3, "{m:?} vs prior {p:?}");
+    }
+
+    #[test]
+    fn a_nan_or_diverging_run_is_rejected() {
+        let d = toy(400, 3, 0);
+        let [train, val, _] = d.split([5, 3, 2]);
+        let mut ws = Workspace::default();
+        let wild = RunSettings {
+            optimizer: OptimConfig::sgd(10.0, 0.99),
+            ..settings()
+        };
+        let r = retrain(
+            &config(),
+            &train,
+            &val,
+            &wild,
+            &mut SplitMix64::new(4),
+            &mut ws,
+        );
+        assert!(
+            matches!(r, Err(Rejection::NonFinite | Rejection::Diverged)),
+            "{r:?}"
+        );
+        let none = retrain(
+            &config(),
+            &Data::default(),
+            &val,
+            &settings(),
+            &mut SplitMix64::new(4),
+            &mut ws,
+        );
+        assert_eq!(none.err(), Some(Rejection::NoData));
+    }
+
+    #[test]
+    fn fine_tune_keeps_normalisation_and_changes_weights() {
+        let d = toy(600, 5, 0);
+        let [train, val, _] = d.split([5, 3, 2]);
+        let mut ws = Workspace::default();
+        let mut rng = SplitMix64::new(6);
+        let (net, _) = retrain(&config(), &train, &val, &settings(), &mut rng, &mut ws).unwrap();
+        let new = toy(50, 7, 10_000);
+        let s = RunSettings {
+            epochs: 3,
+            ..settings()
+        };
+        let (tuned, log) = fine_tune(&net, &new, &s, &mut rng, &mut ws).unwrap();
+        assert_eq!(log.epochs, 3);
+        assert_eq!(tuned.norm, net.norm);
+        assert_eq!(tuned.temperature, net.temperature);
+        assert_ne!(tuned.mlp.params(), net.mlp.params());
+    }
+
+    #[test]
+    fn priors_metrics_and_splits() {
+        let p = Predictor::prior_of(&[2, 2, 2, 0]);
+        let Predictor::Prior(q) = p else {
+            panic!("a prior")
+        };
+        assert!((q[2] - 4.0 / 7.0).abs() < 1e-6 && (q.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        let m = metrics(&[0.5, 0.25, 0.25, 0.1, 0.1, 0.8], &[0, 1]).unwrap();
+        assert_eq!(m.accuracy, 0.5);
+        assert!((m.log_loss - (libm::logf(2.0) + libm::logf(10.0)) / 2.0).abs() < 1e-6);
+        assert_eq!(metrics(&[], &[]), None);
+        assert_eq!(log_loss(&[0.0, 0.0, 1.0], 0), -libm::logf(1e-7));
+        assert_eq!(log_loss(&[0.0, 0.0, 1.0], 9), -libm::logf(1e-7));
+        let d = toy(3, 1, 0);
+        let [a, b, c] = d.split([5, 3, 2]);
+        assert_eq!((a.len(), b.len(), c.len()), (1, 1, 1));
+        let (inside, outside) = toy(10, 1, 0).partition_by_time(3, 5);
+        assert_eq!((inside.times.clone(), outside.len()), (vec![3, 4, 5], 7));
+        assert_eq!(inside.x.len(), 6);
     }
 }

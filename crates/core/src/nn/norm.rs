@@ -98,6 +98,19 @@ impl Normalizer {
         out
     }
 
+    /// The z-scores of `x`, not clipped (for spotting extreme inputs); empty with no data.
+    pub fn z_scores(&self, x: &[f32]) -> Vec<f32> {
+        if self.count == 0 {
+            return Vec::new();
+        }
+        let n = self.count as f64;
+        x.iter()
+            .zip(&self.mean)
+            .zip(&self.m2)
+            .map(|((&xi, &m), &s)| ((f64::from(xi) - m) / libm::sqrt(s / n + Self::EPS)) as f32)
+            .collect()
+    }
+
     /// Writes the normalised `x` into `out` (same length as `x`).
     pub fn apply(&self, x: &[f32], out: &mut [f32]) {
         if self.count == 0 {

@@ -3,6 +3,7 @@
 
 use tradeloop_core::journal::{ExitReason, LevelInput, LevelKind, Side};
 use tradeloop_core::learners::{ExitConfig, LevelConfig, SignalConfig};
+use tradeloop_core::lifecycle::policy::LearnMode;
 use tradeloop_core::replay::{ReplayConfig, ReplayMode};
 use tradeloop_core::rng::SplitMix64;
 use tradeloop_core::{
@@ -26,7 +27,6 @@ pub(crate) fn small_config() -> EngineConfig {
         signal: SignalConfig {
             hidden: vec![8],
             batch: 8,
-            epochs: 2,
             ..SignalConfig::default()
         },
         levels: LevelConfig {
@@ -106,7 +106,12 @@ pub(crate) fn stream(seed: u64, n: usize, features: usize) -> Vec<(Command, i64)
                 })
             }
             15 => Command::Learn(LearnRequest {
-                epochs: Some(1 + r.below(2) as u32),
+                mode: [
+                    LearnMode::Auto,
+                    LearnMode::Incremental,
+                    LearnMode::Retrain,
+                    LearnMode::Eval,
+                ][r.below(4) as usize],
             }),
             16 => Command::Suggest(SuggestRequest {
                 side: Side::Long,
