@@ -6,12 +6,12 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
+use tradeloop_core::checkpoint::v2::PredictorV2;
 use tradeloop_core::journal::{ExitReason, LevelInput, LevelKind, Side};
 use tradeloop_core::learners::SignalConfig;
+use tradeloop_core::lifecycle::policy::LearnMode;
 use tradeloop_core::nn::{Backend, Batch, Loss, Mlp, OptimConfig, Optimizer, Target, Workspace};
 use tradeloop_core::rng::SplitMix64;
-use tradeloop_core::checkpoint::v2::PredictorV2;
-use tradeloop_core::lifecycle::policy::LearnMode;
 use tradeloop_core::{CloseTrade, Command, Engine, EngineConfig, LearnRequest, OpenTrade, Reply};
 
 use crate::data::{self, D_IN, D_OUT, Dataset};

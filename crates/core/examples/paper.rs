@@ -10,10 +10,10 @@ use std::error::Error;
 use std::time::Instant;
 
 use tradeloop_core::learners::LEVEL_FEATURE_NAMES;
-use tradeloop_core::market::parse_csv;
-use tradeloop_core::paper::{PaperConfig, PaperEvent, PaperTrader};
 use tradeloop_core::lifecycle::policy::LearnMode;
 use tradeloop_core::lifecycle::registry::Verdict;
+use tradeloop_core::market::parse_csv;
+use tradeloop_core::paper::{PaperConfig, PaperEvent, PaperTrader};
 use tradeloop_core::{Command, Engine, EngineConfig, LearnRequest, Query, Reply};
 
 const DEFAULT_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/market/SPY_1h.csv");
@@ -146,21 +146,27 @@ fn main() -> Result<(), Box<dyn Error>> {
          on the newest held-out fifth of the replay buffer: {}",
         s.signal.champion,
         s.signal.champion_kind,
-        if s.signal.network { "network" } else { "class prior" },
+        if s.signal.network {
+            "network"
+        } else {
+            "class prior"
+        },
         s.signal.created,
         100.0 * s.accuracy,
-        e.and_then(|e| e.champion_metrics).map_or("-".into(), |m| format!(
-            "accuracy {:.1}%, log-loss {:.4} (ln 3 = 1.0986 is chance) on {} samples",
-            100.0 * m.accuracy,
-            m.log_loss,
-            m.samples
-        ))
+        e.and_then(|e| e.champion_metrics)
+            .map_or("-".into(), |m| format!(
+                "accuracy {:.1}%, log-loss {:.4} (ln 3 = 1.0986 is chance) on {} samples",
+                100.0 * m.accuracy,
+                m.log_loss,
+                m.samples
+            ))
     );
     let all = m.windows[3];
     println!(
         "monitor: {} trades kept, accuracy {}, prediction bias loss/flat/win {:+.3?}",
         all.trades,
-        all.accuracy.map_or("-".into(), |a| format!("{:.1}%", 100.0 * a)),
+        all.accuracy
+            .map_or("-".into(), |a| format!("{:.1}%", 100.0 * a)),
         m.bias
     );
     println!("level weights: {} adjustments", s.levels.adjustments);

@@ -324,10 +324,17 @@ fn a_schema_1_signal_model_becomes_the_imported_champion() {
     let champion = r.champion();
     assert_eq!(champion.kind, VersionKind::Imported);
     assert_eq!(r.versions().len(), 1);
-    assert!(champion.predictor.net().is_some(), "the schema-1 network is kept");
+    assert!(
+        champion.predictor.net().is_some(),
+        "the schema-1 network is kept"
+    );
     assert_eq!(dto.lifecycle.champion, champion.id);
     // Every trade in the journal was decided by the imported version.
-    assert!(e.journal().closed_trades().all(|t| t.model_version <= champion.id));
+    assert!(
+        e.journal()
+            .closed_trades()
+            .all(|t| t.model_version <= champion.id)
+    );
     // Nothing counts as new: the upgraded engine does not retrain on its first close.
     assert_eq!(e.lifecycle().new_samples(e.replay()), 0);
     // Saved again, it is a schema-2 file that round-trips.
@@ -346,7 +353,11 @@ fn small_v2_golden_has_the_recorded_contents() {
         e.replay().len(),
         e.stats().closed,
         l.registry().champion().id,
-        l.registry().versions().iter().map(|v| (v.id, v.kind)).collect::<Vec<_>>(),
+        l.registry()
+            .versions()
+            .iter()
+            .map(|v| (v.id, v.kind))
+            .collect::<Vec<_>>(),
         l.registry().created(),
         l.registry().audit().len(),
         l.monitor().len(),

@@ -123,6 +123,7 @@ pub struct LifecycleV2<'a> {
     pub drift: bool,
     pub last_update: Option<i64>,
     pub trained_seq: u64,
+    pub retrained_seq: u64,
 }
 
 // ---- engine -> DTO -------------------------------------------------------------------------
@@ -156,6 +157,7 @@ impl<'a> EngineV2<'a> {
                 drift: l.drift,
                 last_update: l.last_update,
                 trained_seq: l.trained_seq,
+                retrained_seq: l.retrained_seq,
             },
             levels: LevelsV1 {
                 weights: e.levels.weights,
@@ -340,6 +342,7 @@ pub fn upgrade(old: EngineV1<'_>) -> Result<EngineV2<'_>, &'static str> {
             drift: false,
             last_update: None,
             trained_seq: old.replay.pushed,
+            retrained_seq: old.replay.pushed,
         },
         journal: old.journal,
         replay: old.replay,
@@ -412,7 +415,7 @@ impl EngineV2<'_> {
             head: r.head,
             pushed: r.pushed,
         })?;
-        if lifecycle.trained_seq > replay.pushed() {
+        if lifecycle.trained_seq > replay.pushed() || lifecycle.retrained_seq > replay.pushed() {
             return Err("lifecycle trained on more experiences than were ever pushed");
         }
         let s = self.stats;
@@ -563,6 +566,7 @@ fn lifecycle_from(l: LifecycleV2<'_>, config: &EngineConfig) -> Res<Lifecycle> {
         drift: l.drift,
         last_update: l.last_update,
         trained_seq: l.trained_seq,
+        retrained_seq: l.retrained_seq,
         ws: Workspace::default(),
     };
     if !lifecycle.is_consistent(lc) {

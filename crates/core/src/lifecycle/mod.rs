@@ -336,6 +336,8 @@ pub struct Lifecycle {
     pub(crate) last_update: Option<i64>,
     /// `replay.pushed()` at the last training run: experiences with `seq >=` this are new.
     pub(crate) trained_seq: u64,
+    /// `replay.pushed()` at the last full retrain.
+    pub(crate) retrained_seq: u64,
     pub(crate) ws: Workspace,
 }
 
@@ -372,6 +374,7 @@ impl Lifecycle {
             drift: false,
             last_update: None,
             trained_seq: 0,
+            retrained_seq: 0,
             ws: Workspace::default(),
         })
     }
@@ -532,7 +535,7 @@ impl Lifecycle {
                     .promote(challenger, PromotionReason::AbTest { p_value: p }, now)
                     .is_ok()
                 {
-                    self.champion_changed(config);
+                    self.roles_changed(config, true, now);
                 }
             }
         }
@@ -545,6 +548,11 @@ impl Lifecycle {
             now: ctx.now,
             last_update: self.last_update,
             new_samples: self.new_samples(ctx.replay),
+            since_retrain: ctx
+                .replay
+                .pushed()
+                .saturating_sub(self.retrained_seq)
+                .min(u64::from(u32::MAX)) as u32,
             total_samples: ctx.replay.len() as u32,
             baseline_accuracy: champion.test.map(|m| m.accuracy),
             recent_accuracy: self
@@ -620,8 +628,9 @@ impl Lifecycle {
         id: u32,
         now: i64,
     ) -> Result<(), Error> {
+        let new = id != self.registry.champion;
         self.registry.promote(id, PromotionReason::Manual, now)?;
-        self.champion_changed(config);
+        self.roles_changed(config, new, now);
         Ok(())
     }
 
@@ -632,14 +641,15 @@ impl Lifecycle {
         to: Option<u32>,
         now: i64,
     ) -> Result<u32, Error> {
+        let before = self.registry.champion;
         let id = self.registry.rollback(to, now)?;
-        self.champion_changed(config);
+        self.roles_changed(config, id != before, now);
         Ok(id)
     }
 
-    /// After any change of champion: end an A/B test that no longer matches, and restart
-    /// the drift detectors against the new champion's reference.
-    fn champion_changed(&mut self, config: &LifecycleConfig) {
+    /// After a change of champion or challenger: start or end the A/B test to match, and
+    /// for a new champion restart the drift detectors against its reference.
+    fn roles_changed(&mut self, config: &LifecycleConfig, new_champion: bool, now: i64) {
         let champion = self.registry.champion;
         self.ab = match (self.registry.challenger, self.ab.take()) {
             (Some(c), Some(ab))
@@ -647,10 +657,14 @@ impl Lifecycle {
             {
                 Some(ab)
             }
-            (Some(c), _) => Some(AbState::new(champion, c, self.schedule.created_at)),
+            (Some(c), _) => Some(AbState::new(champion, c, now)),
             (None, _) => None,
         };
-        self.page_hinkley = PageHinkley::new();
+        if !new_champion {
+            return;
+        }
+        // The error stream (Page-Hinkley) is the live system's and keeps running; the
+        // feature distributions are compared with the new champion's training data.
         self.psi = self
             .registry
             .champion()
@@ -707,11 +721,14 @@ impl Lifecycle {
             gate: None,
             verdict: None,
         };
-        // A retrain ends the drift episode whatever its outcome, so one alarm does not
-        // retrain on every sample that follows.
-        self.drift = false;
-        self.page_hinkley = PageHinkley::new();
+        // A retrain acts on a drift alarm whatever its outcome: the detector restarts, so
+        // one alarm does not retrain on every sample that follows.
+        if self.drift {
+            self.drift = false;
+            self.page_hinkley = PageHinkley::new();
+        }
         self.finish_run(&ctx);
+        self.retrained_seq = ctx.replay.pushed();
         if all.len() < 3 {
             report.rejected = Some(Rejection::NoData);
             self.registry
@@ -909,7 +926,8 @@ impl Lifecycle {
         report.version = Some(id);
         report.verdict = Some(verdict);
         match verdict {
-            Verdict::Promoted | Verdict::Challenger => self.champion_changed(cfg),
+            Verdict::Promoted => self.roles_changed(cfg, true, ctx.now),
+            Verdict::Challenger => self.roles_changed(cfg, false, ctx.now),
             Verdict::Held => {}
         }
         self.registry

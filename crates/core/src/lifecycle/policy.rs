@@ -189,8 +189,11 @@ pub struct Facts {
     pub now: i64,
     /// When the model was last trained, ms since the Unix epoch (`None`: never).
     pub last_update: Option<i64>,
-    /// Samples since the last training.
+    /// Samples since the last training (incremental or full).
     pub new_samples: u32,
+    /// Samples since the last full retrain (at least `new_samples`; frequent fine-tunes do
+    /// not postpone the retrain).
+    pub since_retrain: u32,
     /// Samples available for a retrain.
     pub total_samples: u32,
     /// The champion's accuracy on its held-out test data, if known.
@@ -230,7 +233,8 @@ impl Facts {
 /// 2. drift: retrain, [`Reason::Drift`];
 /// 3. both accuracies known and finite, and `baseline - recent >= accuracy_drop`: retrain,
 ///    [`Reason::AccuracyDrop`];
-/// 4. `new_samples >= min_retrain`: retrain, [`Reason::NewSamples`];
+/// 4. `max(since_retrain, new_samples) >= min_retrain`: retrain, [`Reason::NewSamples`]
+///    (with that count);
 /// 5. a previous update at least `max_age_days` whole days ago and at least one new sample:
 ///    retrain, [`Reason::Stale`] (a `now` before the last update counts as 0 days);
 /// 6. `new_samples >= min_incremental`: incremental, [`Reason::NewSamples`], unless the
@@ -288,8 +292,9 @@ fn auto(facts: &Facts, config: &PolicyConfig) -> Decision {
     {
         return retrain(Reason::AccuracyDrop { baseline, recent });
     }
-    if new >= config.min_retrain {
-        return retrain(Reason::NewSamples { new });
+    let since_retrain = facts.since_retrain.max(new);
+    if since_retrain >= config.min_retrain {
+        return retrain(Reason::NewSamples { new: since_retrain });
     }
     if facts.last_update.is_some() && new >= 1 {
         let days = facts.days_since_update();
@@ -328,6 +333,7 @@ mod tests {
             now: NOW,
             last_update: Some(NOW - DAY),
             new_samples: 0,
+            since_retrain: 0,
             total_samples: 1000,
             baseline_accuracy: Some(0.75),
             recent_accuracy: Some(0.75),
@@ -335,6 +341,27 @@ mod tests {
             paused: false,
             has_network: true,
         }
+    }
+
+    #[test]
+    fn frequent_fine_tunes_do_not_postpone_the_retrain() {
+        let f = Facts {
+            new_samples: 10,
+            since_retrain: 50,
+            ..base()
+        };
+        assert_eq!(
+            auto(&f),
+            Decision {
+                action: Action::Retrain,
+                reason: Reason::NewSamples { new: 50 }
+            }
+        );
+        let f = Facts {
+            since_retrain: 49,
+            ..f
+        };
+        assert_eq!(auto(&f).action, Action::Incremental);
     }
 
     fn auto(facts: &Facts) -> Decision {
@@ -831,6 +858,7 @@ mod tests {
                                             now,
                                             last_update: last,
                                             new_samples: new,
+                                            since_retrain: new,
                                             total_samples: total,
                                             baseline_accuracy: baseline,
                                             recent_accuracy: recent,
