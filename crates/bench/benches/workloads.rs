@@ -1,4 +1,4 @@
-//! `cargo bench -p tradeloop-bench [-- --peers] [--quick] [--only W1,W2,W5]`
+//! `cargo bench -p tradeloop-bench [-- --peers] [--quick] [--only W1,W2,W5,W6]`
 //!
 //! Prints one line per figure, `<workload> <runtime> [<what>] <value> <unit>`, e.g.
 //! `W1 native 258000 steps/s`, then `<workload> ratio ...` lines against the peers measured
@@ -11,6 +11,7 @@ use std::path::Path;
 use tradeloop_bench::data;
 use tradeloop_bench::gate::Gate;
 use tradeloop_bench::peers::{Anchors, PeerFigure};
+use tradeloop_bench::w6::{self, W6Result, W6Sizes};
 use tradeloop_bench::workloads::{self, Sizes, W5State};
 use tradeloop_core::nn::Backend;
 
@@ -34,7 +35,7 @@ fn main() {
         .position(|a| a == "--only")
         .and_then(|i| args.get(i + 1))
         .map(|s| s.split(',').map(str::to_uppercase).collect())
-        .unwrap_or_else(|| vec!["W1".into(), "W2".into(), "W5".into()]);
+        .unwrap_or_else(|| vec!["W1".into(), "W2".into(), "W5".into(), "W6".into()]);
     let wants = |w: &str| only.iter().any(|o| o == w);
     let sizes = if quick { Sizes::QUICK } else { Sizes::SPEC };
     // A smoke run checks the harness, not the machine: it does not wait for a quiet CPU.
@@ -162,6 +163,13 @@ fn main() {
             let _ = std::fs::remove_dir_all(&dir);
         }
     }
+    if wants("W6") {
+        let sizes = if quick { W6Sizes::QUICK } else { W6Sizes::SPEC };
+        match w6::run(sizes) {
+            Ok(r) => print_w6(&r),
+            Err(e) => println!("# W6 failed: {e}"),
+        }
+    }
 
     if !peers {
         println!("# peers not run (add -- --peers to run them in this session)");
@@ -201,5 +209,210 @@ fn main() {
             };
             println!("{w} ratio {label}{name}/{} {:.2}x", f.peer, value / f.value);
         }
+    }
+}
+
+fn date(ms: i64) -> String {
+    let (y, m, d) = w6::date_of(ms);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// The peers' SPY_1h rows of `shared/bench/anchors/W6_RESULTS_shared.md` (whole stream):
+/// `(model, accuracy, last-30% accuracy, macro-F1, log-loss, rows/s)`.
+const W6_PEERS_SPY: [(&str, f64, f64, f64, f64, f64); 3] = [
+    (
+        "majority class so far (Laplace)",
+        0.3857,
+        0.3974,
+        0.1875,
+        1.0895,
+        2_254_479.0,
+    ),
+    (
+        "PyTorch MLP 32-64-64-3, Adam, b=1",
+        0.3931,
+        0.4014,
+        0.3465,
+        1.0979,
+        3_023.0,
+    ),
+    (
+        "river ARFClassifier(10)",
+        0.3878,
+        0.4039,
+        0.3529,
+        1.1052,
+        684.0,
+    ),
+];
+
+fn print_w6(r: &W6Result) {
+    let [(_, learning), (_, fixed), (_, prior)] = &r.models;
+    let scored = r.rows - r.scored_from;
+    for (name, m) in &r.models {
+        println!("W6 {name} log-loss {:.4} nats", m.scored.log_loss());
+        println!("W6 {name} accuracy {:.2} %", 100.0 * m.scored.accuracy());
+    }
+    println!(
+        "W6 learning rows/s {:.0} rows/s",
+        r.rows as f64 / r.learning_s.max(1e-9)
+    );
+    println!("W6 learning wall {:.2} s", r.learning_s);
+    println!(
+        "W6 learning versions-created {} versions",
+        r.learning_final.0
+    );
+    let promoted: u32 = r
+        .tally
+        .runs
+        .iter()
+        .filter(|(k, _)| k.ends_with(" promoted"))
+        .map(|(_, v)| v)
+        .sum();
+    println!("W6 learning promoted {promoted} versions");
+    println!(
+        "# W6 stream: SPY_1h bars from 2007-01-01, {} bars -> {} rows ({} .. {}), labels 0/1/2 = {:?}, feat_sum {:.10e}",
+        r.bars,
+        r.rows,
+        date(r.span.0),
+        date(r.span.1),
+        r.label_counts,
+        r.feat_sum
+    );
+    println!(
+        "# W6 protocol: 12-row label delay (Observe row k-12, then Suggest row k); scored rows k >= {} ({scored} rows, {} .. {}), after the static model's retrain on {} observations",
+        r.scored_from,
+        date(r.scored_from_time),
+        date(r.span.1),
+        r.static_training.at_row + 1 - 12,
+    );
+    println!("# W6 | model | rows | accuracy | log-loss | macro-F1 | predicted 0/1/2 |");
+    for (name, m) in &r.models {
+        let s = &m.scored;
+        println!(
+            "# W6 | {name} | {} | {:.4} | {:.4} | {:.4} | {:?} |",
+            s.n,
+            s.accuracy(),
+            s.log_loss(),
+            s.macro_f1(),
+            s.predicted()
+        );
+    }
+    for (a, b, x, y) in [
+        ("learning", "prior", learning, prior),
+        ("learning", "static", learning, fixed),
+        ("static", "prior", fixed, prior),
+    ] {
+        let (mean, se, blocks) = w6::paired_difference(&x.losses, &y.losses);
+        println!(
+            "# W6 log-loss {a} - {b}: {mean:+.4} nats/row, block standard error {se:.4} ({blocks} blocks of {} rows; negative: {a} better)",
+            w6::BLOCK
+        );
+    }
+    println!(
+        "# W6 by year | year | rows | acc learning | acc static | acc prior | ll learning | ll static | ll prior |"
+    );
+    for (year, l) in &learning.by_year {
+        let f = &fixed.by_year[year];
+        let p = &prior.by_year[year];
+        println!(
+            "# W6 by year | {year} | {} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} |",
+            l.n,
+            l.accuracy(),
+            f.accuracy(),
+            p.accuracy(),
+            l.log_loss(),
+            f.log_loss(),
+            p.log_loss()
+        );
+    }
+    println!(
+        "# W6 whole stream (the peers' protocol, all {} rows) | model | accuracy | last-30% acc | macro-F1 | log-loss |",
+        r.rows
+    );
+    for (name, m) in &r.models {
+        println!(
+            "# W6 whole stream | {name} | {:.4} | {:.4} | {:.4} | {:.4} |",
+            m.all.accuracy(),
+            m.last30.accuracy(),
+            m.all.macro_f1(),
+            m.all.log_loss()
+        );
+    }
+    for (name, acc, last30, f1, ll, rows_s) in W6_PEERS_SPY {
+        println!(
+            "# W6 whole stream | peer: {name} (24,910 rows) | {acc:.4} | {last30:.4} | {f1:.4} | {ll:.4} | {rows_s:.0} rows/s"
+        );
+    }
+    let t = &r.tally;
+    println!(
+        "# W6 learning engine: {:.2} s in Observe + Suggest ({:.0} us/row), slowest Observe {:.1} ms (row {}), {} training epochs in all",
+        r.learning_s,
+        1e6 * r.learning_s / r.rows as f64,
+        t.slowest_ms.0,
+        t.slowest_ms.1,
+        t.epochs
+    );
+    println!(
+        "# W6 learning engine decisions (Observe replies with a run): {:?}",
+        t.decisions
+    );
+    println!("# W6 learning engine runs: {:?}", t.runs);
+    println!(
+        "# W6 learning engine: {} retrains chose the class prior over the network; {} champion changes; at the end {} versions created, {} retained, champion v{} ({}, {})",
+        t.prior_chosen,
+        t.champion_changes,
+        r.learning_final.0,
+        r.learning_final.1,
+        r.learning_final.2,
+        r.learning_champion_kind,
+        if r.learning_final.3 {
+            "network"
+        } else {
+            "class prior"
+        }
+    );
+    for (what, (l, p)) in ["a network", "a class prior"].iter().zip(&t.by_champion) {
+        if l.n == 0 {
+            continue;
+        }
+        println!(
+            "# W6 learning engine, scored rows predicted while its champion was {what}: {} rows, log-loss {:.4} (running prior on the same rows {:.4}), accuracy {:.4} (prior {:.4})",
+            l.n,
+            l.log_loss(),
+            p.log_loss(),
+            l.accuracy(),
+            p.accuracy()
+        );
+    }
+    let st = &r.static_training;
+    let run = st.report.run.as_ref();
+    println!(
+        "# W6 static engine: forced retrain at row {} took {:.1} ms: verdict {:?}, prior chosen {}, epochs {}, validation {:?}, test {:?}, gate {:?}; champion v{} ({}, {}); {:.2} s in all",
+        st.at_row,
+        st.ms,
+        run.and_then(|x| x.verdict),
+        run.is_some_and(|x| x.prior_chosen),
+        run.and_then(|x| x.log.as_ref()).map_or(0, |l| l.epochs),
+        run.and_then(|x| x.validation),
+        run.and_then(|x| x.test),
+        run.and_then(|x| x.gate),
+        st.champion,
+        st.champion_kind,
+        if st.network { "network" } else { "class prior" },
+        r.static_s
+    );
+    let o = &r.observe_replies;
+    println!(
+        "# W6 learning engine's own Observe replies on the scored rows ({} rows; made after learning the 12 rows whose labels overlap, so not a fair forecast): accuracy {:.4}, log-loss {:.4}",
+        o.n,
+        o.accuracy(),
+        o.log_loss()
+    );
+    if r.label_fallbacks > 0 {
+        println!(
+            "# W6 {} rows needed the explicit label encoding (g * 2 * flat_band classified differently)",
+            r.label_fallbacks
+        );
     }
 }

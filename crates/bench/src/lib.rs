@@ -5,4 +5,5 @@
 pub mod data;
 pub mod gate;
 pub mod peers;
+pub mod w6;
 pub mod workloads;
