@@ -237,6 +237,24 @@ pub struct RunReport {
     pub verdict: Option<Verdict>,
 }
 
+impl RunReport {
+    /// A run of `kind` that has produced nothing yet.
+    fn started(kind: VersionKind) -> Self {
+        RunReport {
+            kind,
+            version: None,
+            rejected: None,
+            data: None,
+            log: None,
+            prior_chosen: false,
+            validation: None,
+            test: None,
+            gate: None,
+            verdict: None,
+        }
+    }
+}
+
 /// Champion (and challenger) measured on the newest held-out data, without training.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
@@ -709,18 +727,7 @@ impl Lifecycle {
             slots.drain(..slots.len().saturating_sub(keep));
         }
         let all = Data::from_replay(ctx.replay, &slots);
-        let mut report = RunReport {
-            kind: VersionKind::Retrain,
-            version: None,
-            rejected: None,
-            data: None,
-            log: None,
-            prior_chosen: false,
-            validation: None,
-            test: None,
-            gate: None,
-            verdict: None,
-        };
+        let mut report = RunReport::started(VersionKind::Retrain);
         // A retrain acts on a drift alarm whatever its outcome: the detector restarts, so
         // one alarm does not retrain on every sample that follows.
         if self.drift {
@@ -803,18 +810,7 @@ impl Lifecycle {
     fn fine_tune(&mut self, ctx: Ctx<'_>) -> RunReport {
         let cfg = ctx.config;
         let champion = self.registry.champion().clone();
-        let mut report = RunReport {
-            kind: VersionKind::Incremental,
-            version: None,
-            rejected: None,
-            data: None,
-            log: None,
-            prior_chosen: false,
-            validation: None,
-            test: None,
-            gate: None,
-            verdict: None,
-        };
+        let mut report = RunReport::started(VersionKind::Incremental);
         let Some(net) = champion.predictor.net() else {
             report.rejected = Some(Rejection::NoData);
             return report;
