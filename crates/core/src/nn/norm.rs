@@ -103,12 +103,16 @@ impl Normalizer {
         if self.count == 0 {
             return Vec::new();
         }
+        self.z(x).map(|z| z as f32).collect()
+    }
+
+    /// `(x - mean) / sqrt(var + EPS)` per feature (needs `count > 0`).
+    fn z<'a>(&'a self, x: &'a [f32]) -> impl Iterator<Item = f64> + 'a {
         let n = self.count as f64;
         x.iter()
             .zip(&self.mean)
             .zip(&self.m2)
-            .map(|((&xi, &m), &s)| ((f64::from(xi) - m) / libm::sqrt(s / n + Self::EPS)) as f32)
-            .collect()
+            .map(move |((&xi, &m), &s)| (f64::from(xi) - m) / libm::sqrt(s / n + Self::EPS))
     }
 
     /// Writes the normalised `x` into `out` (same length as `x`).
@@ -117,9 +121,7 @@ impl Normalizer {
             out.copy_from_slice(x);
             return;
         }
-        let n = self.count as f64;
-        for (((o, &xi), &m), &s) in out.iter_mut().zip(x).zip(&self.mean).zip(&self.m2) {
-            let z = (f64::from(xi) - m) / libm::sqrt(s / n + Self::EPS);
+        for (o, z) in out.iter_mut().zip(self.z(x)) {
             *o = (z as f32).clamp(-Self::CLIP, Self::CLIP);
         }
     }
