@@ -109,14 +109,8 @@ impl Engine {
                 now,
             )?)),
             Command::RunDue => {
-                let ctx = Ctx {
-                    config: &self.config.lifecycle,
-                    signal: &self.config.signal,
-                    replay: &self.replay,
-                    rng: &mut self.rng,
-                    now,
-                };
-                Ok(Reply::Ran(self.lifecycle.run_due(ctx)))
+                let (lifecycle, ctx) = self.lifecycle_ctx(now);
+                Ok(Reply::Ran(lifecycle.run_due(ctx)))
             }
             Command::SetExitMode(mode) => {
                 self.exits.set_mode(mode);
@@ -367,7 +361,8 @@ impl Engine {
         }))
     }
 
-    fn learn_signal(&mut self, mode: LearnMode, now: i64) -> LearnReport {
+    /// The lifecycle and the rest of the engine a training run reads.
+    fn lifecycle_ctx(&mut self, now: i64) -> (&mut Lifecycle, Ctx<'_>) {
         let ctx = Ctx {
             config: &self.config.lifecycle,
             signal: &self.config.signal,
@@ -375,7 +370,12 @@ impl Engine {
             rng: &mut self.rng,
             now,
         };
-        self.lifecycle.learn(mode, ctx)
+        (&mut self.lifecycle, ctx)
+    }
+
+    fn learn_signal(&mut self, mode: LearnMode, now: i64) -> LearnReport {
+        let (lifecycle, ctx) = self.lifecycle_ctx(now);
+        lifecycle.learn(mode, ctx)
     }
 
     /// `learn` in auto mode after a new experience, if configured; `None` when it skipped.

@@ -460,15 +460,12 @@ impl Lifecycle {
 
     /// Which arm decides trade `trade_id`, and that arm's version id.
     pub(crate) fn route(&self, config: &LifecycleConfig, trade_id: u64) -> (Arm, u32) {
-        let champion = self.registry.champion;
-        match self.registry.challenger {
-            Some(c) if config.ab.enabled => {
-                match ab::route(trade_id, u64::from(c), config.ab.challenger_share) {
-                    Arm::Challenger => (Arm::Challenger, c),
-                    Arm::Champion => (Arm::Champion, champion),
-                }
+        match &self.ab {
+            Some(ab) => {
+                let arm = ab.route(trade_id, &config.ab);
+                (arm, ab.arm(arm).version)
             }
-            _ => (Arm::Champion, champion),
+            None => (Arm::Champion, self.registry.champion),
         }
     }
 
@@ -809,44 +806,37 @@ impl Lifecycle {
 
     fn fine_tune(&mut self, ctx: Ctx<'_>) -> RunReport {
         let cfg = ctx.config;
-        let champion = self.registry.champion().clone();
         let mut report = RunReport::started(VersionKind::Incremental);
+        let champion = self.registry.champion();
+        let (parent, test_range) = (champion.id, champion.test_range);
         let Some(net) = champion.predictor.net() else {
             report.rejected = Some(Rejection::NoData);
             return report;
         };
-        // New samples in date order; the newest `holdout` share is kept for the gate.
+        // Date order; the champion's held-out range is never trained on.
         let since = self.trained_seq;
-        let new_slots: Vec<usize> = ctx
-            .replay
-            .by_age()
-            .into_iter()
-            .filter(|&s| ctx.replay.get(s).is_some_and(|e| e.seq >= since))
-            .collect();
+        let (from, to) = test_range.unwrap_or((i64::MAX, i64::MIN));
+        let (mut new_slots, mut old, mut held_slots) = (Vec::new(), Vec::new(), Vec::new());
+        for s in ctx.replay.by_age() {
+            let Some(e) = ctx.replay.get(s) else { continue };
+            if (from..=to).contains(&e.time) {
+                held_slots.push(s);
+            } else if e.seq >= since {
+                new_slots.push(s);
+            } else {
+                old.push(s);
+            }
+        }
+        // The newest `holdout` share of the new samples is kept for the gate too.
         let held = (new_slots.len() as f32 * cfg.incremental.holdout) as usize;
-        let (learn_new, held_new) = new_slots.split_at(new_slots.len() - held);
-        let (from, to) = champion.test_range.unwrap_or((i64::MAX, i64::MIN));
-        let in_test = |s: &usize| {
-            ctx.replay
-                .get(*s)
-                .is_some_and(|e| (from..=to).contains(&e.time))
-        };
-        // Old samples to replay: drawn from everything before `since`, never the champion's
-        // held-out data.
-        let k_old = learn_new.len() * cfg.incremental.replay_per_new as usize;
-        let old: Vec<usize> = ctx
-            .replay
-            .mix_new_and_old(since, k_old, ctx.rng)
-            .into_iter()
-            .filter(|s| ctx.replay.get(*s).is_some_and(|e| e.seq < since) && !in_test(s))
-            .collect();
-        let mut learn_slots: Vec<usize> = learn_new.to_vec();
-        learn_slots.extend_from_slice(&old);
-        let learn = Data::from_replay(ctx.replay, &learn_slots);
-        let mut held_slots: Vec<usize> = ctx.replay.by_age().into_iter().filter(in_test).collect();
-        held_slots.extend_from_slice(held_new);
+        held_slots.extend(new_slots.drain(new_slots.len() - held..));
+        // Each remaining new sample is mixed with `replay_per_new` old ones drawn uniformly.
+        let k_old = new_slots.len() * cfg.incremental.replay_per_new as usize;
+        ctx.rng.shuffle_prefix(&mut old, k_old);
+        old.truncate(k_old);
+        new_slots.extend_from_slice(&old);
+        let learn = Data::from_replay(ctx.replay, &new_slots);
         let test = Data::from_replay(ctx.replay, &held_slots);
-        self.finish_run(&ctx);
         let settings = RunSettings {
             optimizer: crate::nn::OptimConfig {
                 lr: ctx.signal.optimizer.lr * cfg.incremental.lr_scale,
@@ -857,7 +847,10 @@ impl Lifecycle {
             patience: 0,
             divergence: cfg.retrain.divergence,
         };
-        let (tuned, log) = match signal::fine_tune(net, &learn, &settings, ctx.rng, &mut self.ws) {
+        let tuned = signal::fine_tune(net, &learn, &settings, ctx.rng, &mut self.ws);
+        let reference = self.registry.champion().reference.clone();
+        self.finish_run(&ctx);
+        let (tuned, log) = match tuned {
             Ok(x) => x,
             Err(why) => {
                 report.rejected = Some(why);
@@ -878,7 +871,7 @@ impl Lifecycle {
             &mut report,
             Version {
                 id: 0,
-                parent: Some(champion.id),
+                parent: Some(parent),
                 kind: VersionKind::Incremental,
                 created_at: ctx.now,
                 data: range.map(|(from, to)| DataRange {
@@ -890,9 +883,9 @@ impl Lifecycle {
                 }),
                 validation: None,
                 test: None,
-                test_range: champion.test_range,
+                test_range,
                 predictor: Predictor::Net(tuned),
-                reference: champion.reference.clone(),
+                reference,
             },
             &test,
         );
