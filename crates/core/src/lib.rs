@@ -37,6 +37,7 @@
 
 extern crate alloc;
 
+pub mod abi;
 pub mod checkpoint;
 pub mod command;
 pub mod config;

@@ -1,0 +1,12 @@
+//! The native host of tradeloop: runs the core, compiled to the `tradeloop-plugin` wasm
+//! module, in wasmtime (sandboxed, with time and memory limits on every call), and gives it
+//! what wasm cannot have: files, durability, a clock and signals.
+//!
+//! - [`plugin`]: the wasmtime side of the ABI (`docs/ABI.md`).
+//! - [`store`]: the state directory: the SQLite event journal and atomic checkpoints.
+
+pub mod plugin;
+pub mod store;
+
+/// The plugin module built from this workspace (see `build.rs`).
+pub const PLUGIN_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/tradeloop_plugin.wasm"));

@@ -1,0 +1,2 @@
+//! The `tradeloop` command (being written).
+fn main() {}
