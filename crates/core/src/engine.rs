@@ -466,6 +466,20 @@ impl Engine {
     }
 }
 
+/// Anything that applies engine commands: an [`Engine`], or a host that runs one elsewhere
+/// (the wasm plugin) and journals what it applies. Drivers such as
+/// [`crate::paper::PaperTrader`] work with either.
+pub trait Apply {
+    /// Applies one command at time `now` (ms since the Unix epoch); see [`Engine::apply`].
+    fn apply(&mut self, command: Command, now: i64) -> Result<Reply, Error>;
+}
+
+impl Apply for Engine {
+    fn apply(&mut self, command: Command, now: i64) -> Result<Reply, Error> {
+        Engine::apply(self, command, now)
+    }
+}
+
 /// Prices for exit distances on a trade entered at `price`.
 fn plan(e: ExitSuggestion, side: Side, price: f64) -> ExitPlan {
     let (s, t) = (f64::from(e.stop_pct), f64::from(e.target_pct));

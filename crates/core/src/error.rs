@@ -73,6 +73,9 @@ pub enum Error {
     UnknownVersion(u32),
     /// A rollback without a target, but no earlier champion is retained.
     NoPreviousVersion,
+    /// A host running the engine elsewhere (the wasm plugin) failed or reported an error it
+    /// could not type: a trap, a limit, a journal write. The text says what.
+    Host(alloc::string::String),
 }
 
 /// Why checkpoint bytes were rejected.
@@ -153,6 +156,7 @@ impl fmt::Display for Error {
             Error::Checkpoint(e) => write!(f, "checkpoint rejected: {e}"),
             Error::UnknownVersion(id) => write!(f, "no retained model version has id {id}"),
             Error::NoPreviousVersion => f.write_str("there is no earlier champion to roll back to"),
+            Error::Host(why) => f.write_str(why),
         }
     }
 }

@@ -55,7 +55,7 @@ pub mod stats;
 
 pub use command::{CloseTrade, Command, LearnRequest, OpenTrade, Query, Reply, SuggestRequest};
 pub use config::EngineConfig;
-pub use engine::Engine;
+pub use engine::{Apply, Engine};
 pub use error::{CheckpointError, Error};
 pub use journal::{ExitReason, LevelInput, LevelKind, Outcome, Side};
 pub use learners::ExitMode;

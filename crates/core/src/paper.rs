@@ -14,8 +14,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
-use crate::command::{CloseTrade, Command, OpenTrade, Reply, SuggestRequest};
-use crate::engine::Engine;
+use crate::command::{CloseTrade, Command, OpenTrade, Query, Reply, SuggestRequest};
+use crate::engine::Apply;
 use crate::error::{Error, check};
 use crate::journal::{ExitReason, LevelInput, LevelKind, Outcome, Side};
 use crate::learners::{ExitTrainReport, LevelAdjustment};
@@ -135,6 +135,8 @@ pub struct PaperTrader {
     features: FeatureExtractor,
     levels: LevelDetector,
     position: Option<Position>,
+    /// `(features, journal.max_open)` of the engine, read once with `Query::Config`.
+    engine_limits: Option<(u32, u32)>,
 }
 
 impl PaperTrader {
@@ -147,6 +149,7 @@ impl PaperTrader {
             features: FeatureExtractor::new(),
             levels,
             position: None,
+            engine_limits: None,
         })
     }
 
@@ -165,13 +168,31 @@ impl PaperTrader {
         self.position.map(|p| p.trade_id)
     }
 
-    /// Feeds the next bar: manages the open trade, or looks for an entry. The engine must be
-    /// configured for the 32 candle features (`EngineConfig::features == 32`, the default).
-    /// An invalid candle, a wrongly configured engine or a full journal is an error that
-    /// leaves trader and engine unchanged.
-    pub fn on_bar(&mut self, engine: &mut Engine, c: &Candle) -> Result<Option<PaperEvent>, Error> {
+    /// Feeds the next bar: manages the open trade, or looks for an entry. The engine (a
+    /// local [`crate::Engine`] or anything else that applies commands, like a host running the
+    /// plugin) must be configured for the 32 candle features (`EngineConfig::features ==
+    /// 32`, the default). An invalid candle, a wrongly configured engine or a full journal
+    /// is an error that leaves trader and engine unchanged.
+    pub fn on_bar<E: Apply + ?Sized>(
+        &mut self,
+        engine: &mut E,
+        c: &Candle,
+    ) -> Result<Option<PaperEvent>, Error> {
         c.validate().map_err(Error::InvalidCandle)?;
-        let width = engine.config().features;
+        let (width, max_open) = match self.engine_limits {
+            Some(l) => l,
+            None => {
+                let Reply::Config(config) = engine.apply(Command::Query(Query::Config), c.time)?
+                else {
+                    return Err(Error::InvalidConfig(
+                        "engine answered Query::Config with another reply",
+                    ));
+                };
+                let l = (config.features, config.journal.max_open);
+                self.engine_limits = Some(l);
+                l
+            }
+        };
         if width as usize != crate::market::FEATURES {
             return Err(Error::FeatureLength {
                 expected: width,
@@ -207,12 +228,18 @@ impl PaperTrader {
 
         // An entry needs a free slot in the journal; checked before the bar is consumed, so
         // the open below cannot be rejected (its inputs are validated candle data).
-        if self.position.is_none()
-            && engine.journal().open_count() >= engine.config().journal.max_open as usize
-        {
-            return Err(Error::InvalidConfig(
-                "journal.max_open trades are already open",
-            ));
+        if self.position.is_none() {
+            let Reply::Trades(open) = engine.apply(Command::Query(Query::OpenTrades), c.time)?
+            else {
+                return Err(Error::InvalidConfig(
+                    "engine answered Query::OpenTrades with another reply",
+                ));
+            };
+            if open.len() >= max_open as usize {
+                return Err(Error::InvalidConfig(
+                    "journal.max_open trades are already open",
+                ));
+            }
         }
         // Features and levels as of this bar's close, then maybe enter at the close.
         let features = self.advance(c);
@@ -221,7 +248,7 @@ impl PaperTrader {
             return Ok(None);
         }
         let Some(x) = features else { return Ok(None) };
-        let Some((side, level)) = self.entry(engine, c.close) else {
+        let Some((side, level)) = self.entry(engine, &x, c) else {
             return Ok(None);
         };
         if self.config.min_signal_score > -1.0 {
@@ -292,8 +319,15 @@ impl PaperTrader {
         }
     }
 
-    /// The rule: a level within `entry_band` ATRs of the close, best level score first.
-    fn entry(&self, engine: &Engine, close: f64) -> Option<(Side, Level)> {
+    /// The rule: a level within `entry_band` ATRs of the close, best level score (under
+    /// the engine's level weights) first.
+    fn entry<E: Apply + ?Sized>(
+        &self,
+        engine: &mut E,
+        x: &[f32],
+        c: &Candle,
+    ) -> Option<(Side, Level)> {
+        let close = c.close;
         let atr = self.levels.atr().filter(|a| *a > 0.0)?;
         let band = self.config.entry_band * atr;
         let near = |kind: LevelKind| {
@@ -306,8 +340,27 @@ impl PaperTrader {
         let short = near(LevelKind::Resistance).map(|l| (Side::Short, l));
         match (long, short) {
             (Some(a), Some(b)) => {
-                let score = |l: &Level| engine.levels().score(&l.features);
-                Some(if score(&b.1) > score(&a.1) { b } else { a })
+                let ask = SuggestRequest {
+                    side: Side::Long,
+                    price: close,
+                    features: x.to_vec(),
+                    levels: [a.1, b.1]
+                        .iter()
+                        .map(|l| LevelInput {
+                            price: l.price,
+                            kind: l.kind,
+                            features: l.features,
+                        })
+                        .collect(),
+                };
+                let scores = match engine.apply(Command::Suggest(ask), c.time) {
+                    Ok(Reply::Suggestion(s)) => s.level_scores,
+                    _ => Vec::new(),
+                };
+                Some(match scores[..] {
+                    [sa, sb] if sb > sa => b,
+                    _ => a,
+                })
             }
             (a, b) => a.or(b),
         }
