@@ -17,7 +17,7 @@ mod sealed {
 
 /// Plain numbers with a fixed little-endian encoding. Sealed: implemented only for
 /// `u8`, `u64`, `i64`, `f32` and `f64`.
-pub trait Pod: sealed::Sealed + Copy + PartialEq + fmt::Debug + 'static {
+pub trait Pod: sealed::Sealed + Copy + PartialEq + fmt::Debug + Serialize + 'static {
     /// Encoded size in bytes.
     const SIZE: usize;
     /// Decodes from exactly `SIZE` bytes.
@@ -63,7 +63,12 @@ impl<'a, T: Pod> Le<'a, T> {
 }
 
 impl<T: Pod> Serialize for Le<'_, T> {
+    /// postcard (and every binary format): one byte string. Human-readable formats (the
+    /// JSON of `tradeloop inspect`): a list of numbers.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            return s.collect_seq(self.0.iter());
+        }
         #[cfg(target_endian = "little")]
         {
             s.serialize_bytes(as_bytes(&self.0))
@@ -133,6 +138,11 @@ mod tests {
         let back: Le<'_, u64> =
             postcard::from_bytes(&postcard::to_allocvec(&Le::borrowed(&w)).unwrap()).unwrap();
         assert_eq!(back.into_vec(), w);
+        // Human-readable formats get numbers, not bytes.
+        assert_eq!(
+            serde_json::to_string(&Le::borrowed(&[1.5f32, -2.0])).unwrap(),
+            "[1.5,-2.0]"
+        );
         // A length that is not a multiple of the element size is an error, not a panic.
         assert!(postcard::from_bytes::<Le<'_, f64>>(&[3, 1, 2, 3]).is_err());
     }
