@@ -4,8 +4,12 @@
 //!
 //! - [`plugin`]: the wasmtime side of the ABI (`docs/ABI.md`).
 //! - [`store`]: the state directory: the SQLite event journal and atomic checkpoints.
+//! - [`runtime`]: the two together: journal before acknowledging, checkpoints, recovery.
+//! - [`settings`]: the `--config` file.
 
 pub mod plugin;
+pub mod runtime;
+pub mod settings;
 pub mod store;
 
 /// The plugin module built from this workspace (see `build.rs`).

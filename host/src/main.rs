@@ -1,2 +1,774 @@
-//! The `tradeloop` command (being written).
-fn main() {}
+//! `tradeloop`: journal trades, learn from them and paper-trade, with the engine running in
+//! wasmtime and every acknowledged event durable. See README's "The tradeloop command".
+
+#![allow(clippy::print_stdout)] // a command-line tool prints its results
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+use tradeloop_core::command::{LearnRequest, OpenTrade, Query};
+use tradeloop_core::lifecycle::policy::LearnMode;
+use tradeloop_core::market::parse_csv;
+use tradeloop_core::paper::{PaperConfig, PaperEvent, PaperTrader};
+use tradeloop_core::{CloseTrade, Command, ExitReason, Reply, Side, checkpoint};
+use tradeloop_host::runtime::Runtime;
+use tradeloop_host::settings::Settings;
+
+/// The bundled series `paper` trades when no `--data` is given: SPY hourly bars 2007-2021
+/// (QuantConnect Lean, Apache-2.0; see data/market/README.md).
+const BUNDLED: &str = include_str!("../../data/market/SPY_1h.csv");
+
+#[derive(Parser)]
+#[command(
+    name = "tradeloop",
+    version,
+    about = "Journal trades, learn from them, paper-trade. \
+The engine runs sandboxed in wasmtime; every acknowledged event is durable."
+)]
+struct Cli {
+    /// State directory (journal and checkpoints).
+    #[arg(long, global = true, default_value = "./tradeloop-state")]
+    state: PathBuf,
+    /// Settings file (TOML); `tradeloop defaults` prints every key with its default.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Print JSON for scripts instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Create the state directory and its engine (seed and [engine] from --config).
+    Init {
+        /// Seed of the new engine (default: `seed` from the settings).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Journal a trade's entry or exit.
+    Record {
+        #[command(subcommand)]
+        what: Record,
+    },
+    /// List the journal: open trades, then the most recent closed ones.
+    Trades {
+        /// Most closed trades shown.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Signal accuracy and win rate over trades closed in the last N days.
+    Accuracy {
+        /// Days back from now.
+        #[arg(long)]
+        days: u32,
+    },
+    /// Trades, win rate, PnL, Sharpe, drawdown, model versions and learner state.
+    Summary,
+    /// Train the signal model (and the exit learner).
+    Learn {
+        /// auto lets the policy decide.
+        #[arg(long, value_enum, default_value = "auto")]
+        mode: Mode,
+    },
+    /// The signal model's versions.
+    Versions,
+    /// Make version ID the live model.
+    Promote {
+        /// Version id.
+        id: u32,
+    },
+    /// Go back to an earlier version (default: the previous live one).
+    Rollback {
+        /// Version id.
+        id: Option<u32>,
+    },
+    /// Decode any checkpoint file to readable JSON.
+    Inspect {
+        /// The checkpoint file.
+        file: PathBuf,
+    },
+    /// Run the jobs the schedule says are due, until stopped (SIGINT / SIGTERM).
+    Schedule {
+        /// Run what is due now and exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Paper-trade a price series with the built-in rule strategy, learning as it goes.
+    Paper {
+        /// CSV `timestamp,open,high,low,close,volume` (default: bundled SPY hourly bars).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Seed of the engine if this creates the state (default: `seed` from the settings).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Write a checkpoint now.
+    Checkpoint,
+    /// Print every setting with its default value (TOML, for --config).
+    Defaults,
+}
+
+#[derive(Subcommand)]
+enum Record {
+    /// A trade was entered: prints its id once it is durable.
+    Entry {
+        /// Instrument.
+        #[arg(long)]
+        symbol: String,
+        /// Direction.
+        #[arg(long, value_enum)]
+        side: CliSide,
+        /// Entry price.
+        #[arg(long)]
+        price: f64,
+        /// Quantity.
+        #[arg(long, default_value_t = 1.0)]
+        size: f64,
+        /// Feature vector, comma-separated (default: zeros, as many as the engine expects).
+        #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+        features: Option<Vec<f32>>,
+    },
+    /// A trade was closed.
+    Exit {
+        /// Id printed by `record entry`.
+        #[arg(long)]
+        trade_id: u64,
+        /// Exit price.
+        #[arg(long)]
+        price: f64,
+        /// Why.
+        #[arg(long, value_enum, default_value = "manual")]
+        reason: CliReason,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CliSide {
+    Long,
+    Short,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CliReason {
+    Stop,
+    Target,
+    Manual,
+    Timeout,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Mode {
+    Auto,
+    Incremental,
+    Retrain,
+    Eval,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("tradeloop: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints `value` as JSON, or `text` when not in JSON mode.
+fn out<T: Serialize>(json: bool, value: &T, text: impl FnOnce() -> String) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(value)?);
+    } else {
+        println!("{}", text());
+    }
+    Ok(())
+}
+
+fn open(cli: &Cli, settings: Settings, create: Option<i64>) -> anyhow::Result<Runtime> {
+    let rt = Runtime::open(&cli.state, settings, create)?;
+    for w in rt.warnings() {
+        eprintln!("tradeloop: warning: {w}");
+    }
+    Ok(rt)
+}
+
+fn query(rt: &mut Runtime, q: Query) -> anyhow::Result<Reply> {
+    Ok(rt.execute(Command::Query(q), now_ms())?)
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let mut settings = Settings::load(cli.config.as_deref())?;
+    let json = cli.json;
+    match &cli.command {
+        Cmd::Defaults => {
+            print!("{}", Settings::default().to_toml());
+        }
+        Cmd::Inspect { file } => {
+            let bytes = std::fs::read(file).with_context(|| format!("{}", file.display()))?;
+            let dto = checkpoint::decode(&bytes)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            println!("{}", serde_json::to_string_pretty(&dto)?);
+        }
+        Cmd::Init { seed } => {
+            if let Some(s) = seed {
+                settings.seed = *s;
+            }
+            let mut rt = open(&cli, settings, Some(now_ms()))?;
+            let path = rt.checkpoint()?;
+            out(
+                json,
+                &serde_json::json!({ "state": rt.path(), "checkpoint": path }),
+                || format!("state ready in {}", rt.path().display()),
+            )?;
+        }
+        Cmd::Record { what } => {
+            let mut rt = open(&cli, settings, None)?;
+            match what {
+                Record::Entry {
+                    symbol,
+                    side,
+                    price,
+                    size,
+                    features,
+                } => {
+                    let features = match features {
+                        Some(f) => f.clone(),
+                        None => {
+                            let Reply::Config(c) = query(&mut rt, Query::Config)? else {
+                                bail!("unexpected reply to Query::Config");
+                            };
+                            vec![0.0; c.features as usize]
+                        }
+                    };
+                    let open = OpenTrade {
+                        symbol: symbol.clone(),
+                        side: match side {
+                            CliSide::Long => Side::Long,
+                            CliSide::Short => Side::Short,
+                        },
+                        price: *price,
+                        size: *size,
+                        features,
+                        level: None,
+                        exits: None,
+                    };
+                    let Reply::Opened(o) = rt.execute(Command::Open(open), now_ms())? else {
+                        bail!("unexpected reply to Open");
+                    };
+                    out(json, &o, || o.trade_id.to_string())?;
+                }
+                Record::Exit {
+                    trade_id,
+                    price,
+                    reason,
+                } => {
+                    let close = CloseTrade {
+                        trade_id: *trade_id,
+                        price: *price,
+                        reason: match reason {
+                            CliReason::Stop => ExitReason::Stop,
+                            CliReason::Target => ExitReason::Target,
+                            CliReason::Manual => ExitReason::Manual,
+                            CliReason::Timeout => ExitReason::Timeout,
+                        },
+                    };
+                    let Reply::Closed(c) = rt.execute(Command::Close(close), now_ms())? else {
+                        bail!("unexpected reply to Close");
+                    };
+                    out(json, &c, || {
+                        format!(
+                            "trade {} closed: {:?}, PnL {:+.4} ({:+.3}%)",
+                            c.trade_id,
+                            c.outcome,
+                            c.pnl,
+                            100.0 * c.pnl_pct
+                        )
+                    })?;
+                }
+            }
+        }
+        Cmd::Trades { limit } => {
+            let mut rt = open(&cli, settings, None)?;
+            let Reply::Trades(mut trades) = query(&mut rt, Query::OpenTrades)? else {
+                bail!("unexpected reply");
+            };
+            let Reply::Trades(closed) = query(&mut rt, Query::ClosedTrades { limit: *limit })?
+            else {
+                bail!("unexpected reply");
+            };
+            trades.extend(closed);
+            out(json, &trades, || {
+                let mut s = String::from(
+                    "id      symbol  side   entry        exit         outcome  pnl%      model",
+                );
+                for t in &trades {
+                    s += &format!(
+                        "\n{:<7} {:<7} {:<6} {:<12.4} {:<12} {:<8} {:<9} v{}",
+                        t.id,
+                        t.symbol,
+                        format!("{:?}", t.side).to_lowercase(),
+                        t.entry_price,
+                        t.close.map_or("open".into(), |c| format!("{:.4}", c.price)),
+                        t.close
+                            .map_or("-".into(), |c| format!("{:?}", c.outcome).to_lowercase()),
+                        t.close
+                            .map_or("-".into(), |c| format!("{:+.3}", 100.0 * c.pnl_pct)),
+                        t.model_version
+                    );
+                }
+                s
+            })?;
+        }
+        Cmd::Accuracy { days } => {
+            let mut rt = open(&cli, settings, None)?;
+            let now = now_ms();
+            let Reply::Trades(closed) =
+                rt.execute(Command::Query(Query::ClosedTrades { limit: u32::MAX }), now)?
+            else {
+                bail!("unexpected reply");
+            };
+            let since = now - i64::from(*days) * 86_400_000;
+            let recent: Vec<_> = closed
+                .iter()
+                .filter_map(|t| t.close.map(|c| (t, c)))
+                .filter(|(_, c)| c.time >= since)
+                .collect();
+            let n = recent.len();
+            let right = recent
+                .iter()
+                .filter(|(t, c)| t.signal.class == c.outcome)
+                .count();
+            let wins = recent
+                .iter()
+                .filter(|(_, c)| c.outcome == tradeloop_core::Outcome::Win)
+                .count();
+            let ratio = |k: usize| (n > 0).then(|| k as f64 / n as f64);
+            let report = serde_json::json!({
+                "days": days, "trades": n,
+                "accuracy": ratio(right), "win_rate": ratio(wins),
+            });
+            out(json, &report, || match n {
+                0 => format!("no trades closed in the last {days} days"),
+                _ => format!(
+                    "last {days} days: {n} trades, signal accuracy {:.1}%, win rate {:.1}%",
+                    100.0 * right as f64 / n as f64,
+                    100.0 * wins as f64 / n as f64
+                ),
+            })?;
+        }
+        Cmd::Summary => {
+            let mut rt = open(&cli, settings, None)?;
+            let Reply::Stats(s) = query(&mut rt, Query::Stats)? else {
+                bail!("unexpected reply");
+            };
+            out(json, &s, || {
+                format!(
+                    "trades: {} opened, {} open, {} closed (loss/flat/win {:?})\n\
+                     win rate {:.1}%, signal accuracy {:.1}%, PnL {:+.4} ({:+.2}% summed), Sharpe per trade {:.3}, max drawdown {:.2}%\n\
+                     signal model: version {} ({:?}, {}), challenger {}, {} versions created, {} retained, {} new samples{}{}\n\
+                     level weights: {:?} after {} adjustments\n\
+                     exit learner: {:?}, epsilon {:.3}, {} trainings\n\
+                     replay buffer: {} experiences",
+                    s.opened,
+                    s.open,
+                    s.trades.closed,
+                    s.trades.outcomes,
+                    100.0 * s.win_rate,
+                    100.0 * s.accuracy,
+                    s.trades.pnl,
+                    100.0 * s.trades.equity_pct,
+                    s.sharpe,
+                    100.0 * s.trades.max_drawdown_pct,
+                    s.signal.champion,
+                    s.signal.champion_kind,
+                    if s.signal.network {
+                        "network"
+                    } else {
+                        "class prior"
+                    },
+                    s.signal.challenger.map_or("none".into(), |c| c.to_string()),
+                    s.signal.created,
+                    s.signal.versions,
+                    s.signal.new_samples,
+                    if s.signal.drift {
+                        ", drift detected"
+                    } else {
+                        ""
+                    },
+                    if s.signal.paused {
+                        ", learning paused (extreme inputs)"
+                    } else {
+                        ""
+                    },
+                    s.levels.weights,
+                    s.levels.adjustments,
+                    s.exits.mode,
+                    s.exits.epsilon,
+                    s.exits.trainings,
+                    s.replay
+                )
+            })?;
+        }
+        Cmd::Learn { mode } => {
+            let mut rt = open(&cli, settings, None)?;
+            let mode = match mode {
+                Mode::Auto => LearnMode::Auto,
+                Mode::Incremental => LearnMode::Incremental,
+                Mode::Retrain => LearnMode::Retrain,
+                Mode::Eval => LearnMode::Eval,
+            };
+            let spinner = Spinner::start("learning");
+            let reply = rt.execute(Command::Learn(LearnRequest { mode }), now_ms());
+            drop(spinner);
+            let Reply::Learned(l) = reply? else {
+                bail!("unexpected reply");
+            };
+            out(json, &l, || {
+                let d = l.signal.decision;
+                let mut s = format!("decision: {:?} ({:?})", d.action, d.reason);
+                if let Some(r) = &l.signal.run {
+                    s += &format!(
+                        "\nrun: {:?} -> version {}, {}{}",
+                        r.kind,
+                        r.version.map_or("none".into(), |v| v.to_string()),
+                        r.verdict.map_or_else(
+                            || format!("rejected ({:?})", r.rejected),
+                            |v| format!("{v:?}")
+                        ),
+                        r.gate.map_or(String::new(), |g| format!(
+                            "; held-out {:?} {:.4} vs live {:.4} on {} samples",
+                            g.metric, g.candidate, g.champion, g.samples
+                        ))
+                    );
+                }
+                if let Some(e) = &l.signal.evaluation {
+                    s += &format!("\nevaluation: {e:?}");
+                }
+                if let Some(x) = &l.exits {
+                    s += &format!(
+                        "\nexit learner: training {} (validation loss {:.4})",
+                        x.training, x.validation_loss
+                    );
+                }
+                s
+            })?;
+        }
+        Cmd::Versions => {
+            let mut rt = open(&cli, settings, None)?;
+            let Reply::Versions(v) = query(&mut rt, Query::Versions)? else {
+                bail!("unexpected reply");
+            };
+            out(json, &v, || {
+                let mut s = String::from(
+                    "id     parent kind         role        model    test log-loss  test accuracy  created (ms)",
+                );
+                for x in &v {
+                    s += &format!(
+                        "\n{:<6} {:<6} {:<12} {:<11} {:<8} {:<14} {:<14} {}",
+                        x.id,
+                        x.parent.map_or("-".into(), |p| p.to_string()),
+                        format!("{:?}", x.kind),
+                        if x.champion {
+                            "live"
+                        } else if x.challenger {
+                            "challenger"
+                        } else {
+                            ""
+                        },
+                        if x.network { "network" } else { "prior" },
+                        x.test.map_or("-".into(), |m| format!("{:.4}", m.log_loss)),
+                        x.test.map_or("-".into(), |m| format!("{:.3}", m.accuracy)),
+                        x.created_at
+                    );
+                }
+                s
+            })?;
+        }
+        Cmd::Promote { id } => {
+            let mut rt = open(&cli, settings, None)?;
+            rt.execute(Command::Promote(*id), now_ms())?;
+            out(json, &serde_json::json!({ "champion": id }), || {
+                format!("version {id} is live")
+            })?;
+        }
+        Cmd::Rollback { id } => {
+            let mut rt = open(&cli, settings, None)?;
+            let Reply::Champion(c) = rt.execute(Command::Rollback(*id), now_ms())? else {
+                bail!("unexpected reply");
+            };
+            out(json, &serde_json::json!({ "champion": c }), || {
+                format!("rolled back: version {c} is live")
+            })?;
+        }
+        Cmd::Checkpoint => {
+            let mut rt = open(&cli, settings, None)?;
+            let path = rt.checkpoint()?;
+            out(json, &serde_json::json!({ "checkpoint": path }), || {
+                format!("{}", path.display())
+            })?;
+        }
+        Cmd::Schedule { once } => {
+            let poll = Duration::from_secs(settings.schedule_poll_secs);
+            let mut rt = open(&cli, settings, None)?;
+            let stop = stop_flag()?;
+            loop {
+                let now = now_ms();
+                let Reply::Due(due) = rt.execute(Command::Query(Query::Due), now)? else {
+                    bail!("unexpected reply");
+                };
+                if !due.is_empty() {
+                    let Reply::Ran(ran) = rt.execute(Command::RunDue, now)? else {
+                        bail!("unexpected reply");
+                    };
+                    for (job, report) in &ran {
+                        out(
+                            json,
+                            &serde_json::json!({ "job": job, "report": report }),
+                            || {
+                                format!(
+                                    "{job:?}: {:?} ({:?})",
+                                    report.decision.action, report.decision.reason
+                                )
+                            },
+                        )?;
+                    }
+                    rt.checkpoint()?;
+                }
+                if *once || wait(&stop, poll) {
+                    break;
+                }
+            }
+            rt.checkpoint_if_dirty()?;
+            if stop.load(Ordering::Relaxed) {
+                eprintln!("tradeloop: stopped by signal; checkpoint written");
+            }
+        }
+        Cmd::Paper { data, seed } => {
+            if let Some(s) = seed {
+                settings.seed = *s;
+            }
+            return paper(&cli, settings, data.as_deref());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Registers SIGINT and SIGTERM to set the returned flag (graceful shutdown).
+fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
+    let flag = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&flag))?;
+    }
+    Ok(flag)
+}
+
+/// Sleeps up to `d`, in small steps; `true` if the stop flag was raised.
+fn wait(stop: &AtomicBool, d: Duration) -> bool {
+    let step = Duration::from_millis(100);
+    let mut left = d;
+    while !left.is_zero() {
+        if stop.load(Ordering::Relaxed) {
+            return true;
+        }
+        let s = left.min(step);
+        std::thread::sleep(s);
+        left -= s;
+    }
+    stop.load(Ordering::Relaxed)
+}
+
+#[derive(Serialize)]
+struct PaperSummary {
+    data: String,
+    bars: usize,
+    opened: u32,
+    closed: u32,
+    wins: u32,
+    pnl_pct: f64,
+    stopped_early: bool,
+    engine: Box<tradeloop_core::command::Stats>,
+    events: u64,
+    checkpoint: PathBuf,
+}
+
+fn paper(cli: &Cli, settings: Settings, data: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let (name, text) = match data {
+        Some(p) => (
+            p.display().to_string(),
+            std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?,
+        ),
+        None => ("bundled SPY_1h.csv".to_string(), BUNDLED.to_string()),
+    };
+    let candles = parse_csv(&text).map_err(|e| anyhow::anyhow!("{name}:\n{e}"))?;
+    let Some(first) = candles.first() else {
+        bail!("{name}: no bars");
+    };
+    // A new state is created at the first bar's time, so the same data, settings and seed
+    // give the same checkpoints byte for byte.
+    let mut rt = open(cli, settings, Some(first.time))?;
+    let stop = stop_flag()?;
+    let mut trader = PaperTrader::new(PaperConfig::default())?;
+    let (mut opened, mut closed, mut wins, mut pnl) = (0u32, 0u32, 0u32, 0.0f64);
+    let mut progress = Progress::new(candles.len());
+    let mut stopped = false;
+    for (i, c) in candles.iter().enumerate() {
+        if stop.load(Ordering::Relaxed) {
+            stopped = true;
+            break;
+        }
+        match trader.on_bar(&mut rt, c)? {
+            Some(PaperEvent::Opened { .. }) => opened += 1,
+            Some(PaperEvent::Closed {
+                outcome, pnl_pct, ..
+            }) => {
+                closed += 1;
+                wins += u32::from(outcome == tradeloop_core::Outcome::Win);
+                pnl += pnl_pct;
+            }
+            None => {}
+        }
+        progress.show(i + 1);
+    }
+    drop(progress);
+    let checkpoint = rt.checkpoint()?;
+    let Reply::Stats(engine) = rt.execute(Command::Query(Query::Stats), now_ms())? else {
+        bail!("unexpected reply");
+    };
+    let summary = PaperSummary {
+        data: name,
+        bars: candles.len(),
+        opened,
+        closed,
+        wins,
+        pnl_pct: pnl,
+        stopped_early: stopped,
+        events: rt.events()?,
+        engine,
+        checkpoint,
+    };
+    out(cli.json, &summary, || {
+        format!(
+            "{} bars of {}: {} trades opened, {} closed, win rate {:.1}%, PnL {:+.2}% summed\n\
+             engine: {} trades closed in all, signal model version {} ({} created), {} events journalled\n\
+             checkpoint: {}{}",
+            summary.bars,
+            summary.data,
+            opened,
+            closed,
+            if closed > 0 {
+                100.0 * f64::from(wins) / f64::from(closed)
+            } else {
+                0.0
+            },
+            100.0 * pnl,
+            summary.engine.trades.closed,
+            summary.engine.signal.champion,
+            summary.engine.signal.created,
+            summary.events,
+            summary.checkpoint.display(),
+            if stopped {
+                "\nstopped by signal before the end of the data"
+            } else {
+                ""
+            }
+        )
+    })?;
+    Ok(if stopped {
+        ExitCode::from(130)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// A progress bar on stderr, drawn only when stderr is a terminal.
+struct Progress {
+    total: usize,
+    last: usize,
+    on: bool,
+}
+
+impl Progress {
+    fn new(total: usize) -> Self {
+        Self {
+            total,
+            last: usize::MAX,
+            on: std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn show(&mut self, done: usize) {
+        let pct = done * 100 / self.total.max(1);
+        if !self.on || pct == self.last {
+            return;
+        }
+        self.last = pct;
+        let filled = pct * 40 / 100;
+        eprint!(
+            "\r[{}{}] {pct:>3}% {done}/{} bars",
+            "=".repeat(filled),
+            " ".repeat(40 - filled),
+            self.total
+        );
+        let _ = std::io::stderr().flush();
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if self.on {
+            eprintln!();
+        }
+    }
+}
+
+/// A spinner on stderr while something long runs (terminal only).
+struct Spinner {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Spinner {
+    fn start(what: &'static str) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = std::io::stderr().is_terminal().then(|| {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let frames = ['|', '/', '-', '\\'];
+                let mut i = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    eprint!("\r{what} {}", frames[i % 4]);
+                    let _ = std::io::stderr().flush();
+                    i += 1;
+                    std::thread::sleep(Duration::from_millis(120));
+                }
+                eprint!("\r{}\r", " ".repeat(what.len() + 2));
+            })
+        });
+        Self { stop, thread }
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

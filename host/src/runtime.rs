@@ -1,0 +1,189 @@
+//! The engine as the host runs it: the plugin in wasmtime, every accepted state-changing
+//! command committed to the journal before it is acknowledged, checkpoints every
+//! `checkpoint_every` events, and recovery (newest valid checkpoint + the journal's later
+//! events) at start-up and after a plugin trap.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow, bail};
+use tradeloop_core::abi::{Request, Response};
+use tradeloop_core::{Apply, Command, Error, Reply};
+
+use crate::plugin::{Plugin, PluginError};
+use crate::settings::Settings;
+use crate::store::StateDir;
+
+/// A state directory with its engine running in the plugin.
+pub struct Runtime {
+    store: StateDir,
+    plugin: Plugin,
+    settings: Settings,
+    /// Events journalled since the last checkpoint.
+    since_checkpoint: u64,
+    warnings: Vec<String>,
+}
+
+/// Whether a command changes the engine (and so is journalled).
+pub fn changes_state(c: &Command) -> bool {
+    !matches!(c, Command::Query(_) | Command::Suggest(_))
+}
+
+impl Runtime {
+    /// Opens the state in `dir`. `create`: the creation time of a new state (ms since the
+    /// Unix epoch) if the directory may be created or is empty; `None` requires an existing
+    /// state.
+    pub fn open(dir: &Path, settings: Settings, create: Option<i64>) -> anyhow::Result<Self> {
+        settings.validate()?;
+        let mut store = StateDir::open(dir, create.is_some())?;
+        let plugin = Plugin::embedded(settings.limits())?;
+        let genesis = store.genesis()?;
+        if genesis.is_none() {
+            let Some(now) = create else {
+                bail!(
+                    "{} holds no tradeloop state (create one with `tradeloop init` or `tradeloop paper`)",
+                    dir.display()
+                );
+            };
+            let request = Request::Create {
+                config: Box::new(settings.engine.clone()),
+                seed: settings.seed,
+                now,
+            };
+            store.set_genesis(&postcard::to_allocvec(&request)?)?;
+        }
+        let mut rt = Runtime {
+            store,
+            plugin,
+            settings,
+            since_checkpoint: 0,
+            warnings: Vec::new(),
+        };
+        rt.recover()?;
+        Ok(rt)
+    }
+
+    /// Rebuilds the plugin's engine from the store: the newest valid checkpoint (or the
+    /// genesis) plus every later event.
+    fn recover(&mut self) -> anyhow::Result<()> {
+        self.plugin = Plugin::embedded(self.settings.limits())?;
+        let plugin = &mut self.plugin;
+        let (found, warnings) = self.store.newest_valid_checkpoint(|bytes| {
+            plugin
+                .call(&Request::Restore(bytes.to_vec()))
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })?;
+        self.warnings.extend(warnings);
+        let after = match found {
+            Some((seq, _)) => seq,
+            None => {
+                let genesis = self
+                    .store
+                    .genesis()?
+                    .ok_or_else(|| anyhow!("the journal has no genesis"))?;
+                let (status, out) = self.plugin.call_raw(&genesis)?;
+                if status != tradeloop_core::abi::Status::Ok {
+                    bail!(
+                        "the state's genesis was refused: {}",
+                        String::from_utf8_lossy(&out)
+                    );
+                }
+                0
+            }
+        };
+        let events = self.store.events_after(after)?;
+        self.since_checkpoint = events.len() as u64;
+        for (seq, now, bytes) in events {
+            let command: Command = postcard::from_bytes(&bytes)
+                .with_context(|| format!("journal event {seq} does not decode"))?;
+            self.plugin
+                .call(&Request::Apply { command, now })
+                .with_context(|| format!("journal event {seq} no longer applies"))?;
+        }
+        Ok(())
+    }
+
+    /// Warnings from start-up (checkpoints skipped as corrupt).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// The state directory.
+    pub fn path(&self) -> &Path {
+        self.store.path()
+    }
+
+    /// Events in the journal.
+    pub fn events(&self) -> anyhow::Result<u64> {
+        Ok(self.store.last_seq()?)
+    }
+
+    /// Applies `command`. A state-changing command is committed to the journal before this
+    /// returns `Ok`; a rejected one changes nothing. A plugin trap or limit is an error for
+    /// this command: the engine is rebuilt from the store and the host carries on.
+    pub fn execute(&mut self, command: Command, now: i64) -> Result<Reply, Error> {
+        let journal = changes_state(&command).then(|| postcard::to_allocvec(&command));
+        match self.plugin.call(&Request::Apply { command, now }) {
+            Ok(Response::Reply(reply)) => {
+                if let Some(bytes) = journal {
+                    let bytes = bytes.map_err(|e| Error::Host(e.to_string()))?;
+                    if let Err(e) = self.store.append(now, &bytes) {
+                        // The plugin moved on but the journal did not: go back to the
+                        // journal's state, then report.
+                        let _ = self.recover();
+                        return Err(Error::Host(format!("journal write failed: {e}")));
+                    }
+                    self.since_checkpoint += 1;
+                    if self.since_checkpoint >= self.settings.checkpoint_every {
+                        self.checkpoint()
+                            .map_err(|e| Error::Host(format!("checkpoint failed: {e:#}")))?;
+                    }
+                }
+                Ok(*reply)
+            }
+            Ok(other) => Err(Error::Host(format!("unexpected plugin answer {other:?}"))),
+            Err(PluginError::Rejected(why)) => Err(Error::Host(why)),
+            Err(e @ (PluginError::Timeout | PluginError::MemoryLimit | PluginError::Trap(_))) => {
+                let recovered = self.recover();
+                Err(Error::Host(match recovered {
+                    Ok(()) => format!("plugin stopped: {e}; state reloaded, command not applied"),
+                    Err(r) => format!("plugin stopped: {e}; reloading failed: {r:#}"),
+                }))
+            }
+            Err(e) => Err(Error::Host(e.to_string())),
+        }
+    }
+
+    /// The engine's checkpoint bytes.
+    pub fn snapshot(&mut self) -> anyhow::Result<Vec<u8>> {
+        match self.plugin.call(&Request::Snapshot)? {
+            Response::Snapshot(b) => Ok(b),
+            other => bail!("unexpected plugin answer {other:?}"),
+        }
+    }
+
+    /// Writes a checkpoint of the current state (covering every journalled event).
+    pub fn checkpoint(&mut self) -> anyhow::Result<PathBuf> {
+        let bytes = self.snapshot()?;
+        let seq = self.store.last_seq()?;
+        let path = self
+            .store
+            .write_checkpoint(seq, &bytes, self.settings.keep_checkpoints)?;
+        self.since_checkpoint = 0;
+        Ok(path)
+    }
+
+    /// Checkpoints if anything was journalled since the last one.
+    pub fn checkpoint_if_dirty(&mut self) -> anyhow::Result<Option<PathBuf>> {
+        if self.since_checkpoint == 0 && !self.store.checkpoints()?.is_empty() {
+            return Ok(None);
+        }
+        self.checkpoint().map(Some)
+    }
+}
+
+impl Apply for Runtime {
+    fn apply(&mut self, command: Command, now: i64) -> Result<Reply, Error> {
+        self.execute(command, now)
+    }
+}

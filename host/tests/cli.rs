@@ -1,0 +1,316 @@
+//! The `tradeloop` binary end to end: paper trading that continues across runs and is
+//! deterministic, bad input with clear errors, inspect, and SIGKILL at random moments
+//! without losing an acknowledged event.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use tradeloop_core::rng::SplitMix64;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tradeloop");
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../data/market")
+        .join(name)
+}
+
+/// A fresh temporary directory (removed on drop).
+struct Temp(PathBuf);
+
+impl Temp {
+    fn new(name: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("tradeloop-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Temp(p)
+    }
+    fn join(&self, s: &str) -> PathBuf {
+        self.0.join(s)
+    }
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tl(state: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("--state")
+        .arg(state)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok_json(state: &Path, args: &[&str]) -> serde_json::Value {
+    let mut a = vec!["--json"];
+    a.extend_from_slice(args);
+    let o = tl(state, &a);
+    assert!(
+        o.status.success(),
+        "tradeloop {args:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn newest_checkpoint(state: &Path) -> Vec<u8> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(state)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "tlc"))
+        .collect();
+    files.sort();
+    std::fs::read(files.last().expect("a checkpoint")).unwrap()
+}
+
+#[test]
+fn paper_continues_across_runs_and_is_deterministic() {
+    let t = Temp::new("paper");
+    let btc = data("BTC-USD_1d.csv");
+    let btc = btc.to_str().unwrap();
+    let (a, b) = (t.join("a"), t.join("b"));
+    let first = ok_json(&a, &["paper", "--data", btc, "--seed", "7"]);
+    let closed1 = first["engine"]["trades"]["closed"].as_u64().unwrap();
+    let created1 = first["engine"]["signal"]["created"].as_u64().unwrap();
+    assert!(closed1 > 50, "{first}");
+    // The same data, settings and seed in another directory: the same checkpoint bytes.
+    ok_json(&b, &["paper", "--data", btc, "--seed", "7"]);
+    assert_eq!(newest_checkpoint(&a), newest_checkpoint(&b));
+    // A second run continues: counters and versions carry over.
+    let second = ok_json(&a, &["paper", "--data", btc]);
+    let closed2 = second["engine"]["trades"]["closed"].as_u64().unwrap();
+    assert!(closed2 > closed1 + 50, "{closed1} then {closed2}");
+    assert!(second["engine"]["signal"]["created"].as_u64().unwrap() > created1);
+    assert!(second["events"].as_u64().unwrap() > first["events"].as_u64().unwrap());
+    // The checkpoint decodes to readable JSON.
+    let ckpt = t.join("x.tlc");
+    std::fs::write(&ckpt, newest_checkpoint(&a)).unwrap();
+    let o = Command::new(BIN)
+        .arg("inspect")
+        .arg(&ckpt)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["journal"]["next_id"],
+        second["engine"]["opened"].as_u64().unwrap() + 1
+    );
+    assert!(
+        v["lifecycle"]["versions"]
+            .as_array()
+            .is_some_and(|v| !v.is_empty())
+    );
+}
+
+#[test]
+fn bad_input_gets_a_clear_message_and_changes_nothing() {
+    let t = Temp::new("bad");
+    let s = t.join("state");
+    let err = |o: Output| {
+        assert!(!o.status.success());
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    // Missing state.
+    assert!(err(tl(&s, &["summary"])).contains("does not exist"));
+    // Malformed CSV: line numbers.
+    let csv = t.join("bad.csv");
+    std::fs::write(
+        &csv,
+        "timestamp,open,high,low,close,volume\n1,1,2,0.5,1.5,10\n2,1,x,0.5,1.5,10\n",
+    )
+    .unwrap();
+    let e = err(tl(&s, &["paper", "--data", csv.to_str().unwrap()]));
+    assert!(e.contains("line 3"), "{e}");
+    ok_json(&s, &["init"]);
+    // Rejected commands: typed messages, nothing journalled.
+    let before = ok_json(&s, &["summary"]);
+    assert!(
+        err(tl(
+            &s,
+            &["record", "exit", "--trade-id", "5", "--price", "1"]
+        ))
+        .contains("no trade with id 5")
+    );
+    assert!(
+        err(tl(
+            &s,
+            &[
+                "record", "entry", "--symbol", "SPY", "--side", "long", "--price", "NaN"
+            ]
+        ))
+        .contains("finite")
+    );
+    assert!(
+        err(tl(
+            &s,
+            &[
+                "record",
+                "entry",
+                "--symbol",
+                "SPY",
+                "--side",
+                "long",
+                "--price",
+                "1",
+                "--features",
+                "1,2"
+            ]
+        ))
+        .contains("features")
+    );
+    assert_eq!(ok_json(&s, &["summary"]), before);
+    // A foreign file: refused, nothing touched.
+    std::fs::write(s.join("notes.txt"), "mine").unwrap();
+    assert!(err(tl(&s, &["summary"])).contains("notes.txt"));
+    std::fs::remove_file(s.join("notes.txt")).unwrap();
+    // A checkpoint from a newer tradeloop: refused, kept as it is.
+    let newest = {
+        let mut f: Vec<PathBuf> = std::fs::read_dir(&s)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "tlc"))
+            .collect();
+        f.sort();
+        f.pop().unwrap()
+    };
+    let good = std::fs::read(&newest).unwrap();
+    let mut future = good.clone();
+    future[18..20].copy_from_slice(&999u16.to_le_bytes());
+    let sum = tradeloop_core::checkpoint::xxh64(&future[16..], 0);
+    future[8..16].copy_from_slice(&sum.to_le_bytes());
+    std::fs::write(&newest, &future).unwrap();
+    let e = err(tl(&s, &["summary"]));
+    assert!(e.contains("newer"), "{e}");
+    assert_eq!(
+        std::fs::read(&newest).unwrap(),
+        future,
+        "nothing overwritten"
+    );
+    std::fs::write(&newest, &good).unwrap();
+    // A corrupt newest checkpoint: a warning, and the previous generation is used.
+    ok_json(
+        &s,
+        &[
+            "record", "entry", "--symbol", "SPY", "--side", "long", "--price", "10",
+        ],
+    );
+    ok_json(&s, &["checkpoint"]);
+    let newest2 = {
+        let mut f: Vec<PathBuf> = std::fs::read_dir(&s)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "tlc"))
+            .collect();
+        f.sort();
+        f.pop().unwrap()
+    };
+    let mut bytes = std::fs::read(&newest2).unwrap();
+    let n = bytes.len();
+    bytes[n - 3] ^= 0x55;
+    std::fs::write(&newest2, &bytes).unwrap();
+    let o = tl(&s, &["--json", "summary"]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("warning"));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["open"], 1,
+        "the journal replays the event after the older checkpoint"
+    );
+}
+
+#[test]
+fn a_locked_state_is_refused() {
+    let t = Temp::new("lock");
+    let s = t.join("state");
+    ok_json(&s, &["init"]);
+    let held = tradeloop_host::store::StateDir::open(&s, false).unwrap();
+    let o = tl(&s, &["summary"]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .to_lowercase()
+            .contains("lock")
+    );
+    drop(held);
+    ok_json(&s, &["summary"]);
+}
+
+/// Starts `tradeloop` and kills it with SIGKILL after `after`; its stdout so far.
+fn run_and_kill(state: &Path, args: &[&str], after: Duration) -> (bool, String) {
+    let mut child = Command::new(BIN)
+        .arg("--state")
+        .arg(state)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(after);
+    let finished = child.try_wait().unwrap().is_some();
+    let _ = child.kill(); // SIGKILL
+    let _ = child.wait();
+    let mut out = String::new();
+    let _ = child.stdout.take().unwrap().read_to_string(&mut out);
+    (finished, out)
+}
+
+#[test]
+fn sigkill_at_random_moments_loses_no_acknowledged_event() {
+    let t = Temp::new("kill");
+    let s = t.join("state");
+    ok_json(&s, &["init"]);
+    let mut r = SplitMix64::new(2026);
+    let mut acked: Vec<u64> = Vec::new();
+    let mut kills = 0;
+    // `record entry`: an id printed is acknowledged and must survive.
+    for i in 0..40 {
+        let delay = Duration::from_millis(r.below(900));
+        let price = format!("{}", 100 + i);
+        let (_, out) = run_and_kill(
+            &s,
+            &[
+                "record", "entry", "--symbol", "SPY", "--side", "long", "--price", &price,
+            ],
+            delay,
+        );
+        kills += 1;
+        if let Ok(id) = out.trim().parse::<u64>() {
+            acked.push(id);
+        }
+        let trades = ok_json(&s, &["trades", "--limit", "1000"]);
+        let ids: Vec<u64> = trades
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_u64().unwrap())
+            .collect();
+        for id in &acked {
+            assert!(
+                ids.contains(id),
+                "acknowledged trade {id} lost after kill {kills}"
+            );
+        }
+    }
+    assert!(!acked.is_empty(), "some entries finished before their kill");
+    // `paper`: killed mid-run; every restart loads, and nothing journalled goes missing.
+    let btc = data("BTC-USD_1d.csv");
+    let mut opened = ok_json(&s, &["summary"])["opened"].as_u64().unwrap();
+    for _ in 0..15 {
+        let delay = Duration::from_millis(200 + r.below(1500));
+        run_and_kill(&s, &["paper", "--data", btc.to_str().unwrap()], delay);
+        kills += 1;
+        let now = ok_json(&s, &["summary"])["opened"].as_u64().unwrap();
+        assert!(now >= opened, "trades went missing: {opened} then {now}");
+        opened = now;
+    }
+    assert!(kills >= 50, "{kills} kills");
+    // The state still takes a full run.
+    ok_json(&s, &["paper", "--data", btc.to_str().unwrap()]);
+}

@@ -1,0 +1,600 @@
+//! The state directory against real files: journal round trips, checkpoint atomicity,
+//! pruning and fallback, refusal of foreign, locked, missing and newer state, and `kill -9`.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tradeloop_core::{Engine, EngineConfig, checkpoint};
+use tradeloop_host::store::{StateDir, StoreError};
+
+/// A unique directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let path = std::env::temp_dir().join(format!(
+            "tradeloop-store-{tag}-{}-{}-{nanos}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        fs::create_dir(&path).expect("create temp dir");
+        Self(path)
+    }
+
+    /// A path inside the temp dir that does not exist yet.
+    fn sub(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn snapshot(seed: u64) -> Vec<u8> {
+    let config = EngineConfig {
+        features: 4,
+        ..Default::default()
+    };
+    Engine::new(config, seed, 0).expect("engine").snapshot()
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+fn ckpt(seq: u64) -> String {
+    format!("ckpt-{seq:020}.tlc")
+}
+
+fn accept_all(_: &[u8]) -> Result<(), String> {
+    Ok(())
+}
+
+/// A state with `events` events and checkpoints at the given seqs (keeping all of them).
+fn state_with_checkpoints(dir: &Path, events: u64, at: &[u64]) -> StateDir {
+    let mut s = StateDir::open(dir, true).expect("open");
+    s.set_genesis(b"genesis").expect("genesis");
+    for i in 1..=events {
+        s.append(i as i64, &[i as u8]).expect("append");
+    }
+    for (k, &seq) in at.iter().enumerate() {
+        s.write_checkpoint(seq, &snapshot(k as u64), 100)
+            .expect("checkpoint");
+    }
+    s
+}
+
+#[test]
+fn append_reopen_events_after_round_trip() {
+    let tmp = TempDir::new("roundtrip");
+    let dir = tmp.sub("state");
+    {
+        let mut s = StateDir::open(&dir, true).expect("open");
+        assert_eq!(s.path(), dir);
+        assert_eq!(s.last_seq().unwrap(), 0);
+        assert_eq!(s.event_count().unwrap(), 0);
+        assert!(s.events_after(0).unwrap().is_empty());
+        for i in 1..=10u64 {
+            let seq = s
+                .append(1000 + i as i64, &vec![i as u8; i as usize])
+                .unwrap();
+            assert_eq!(seq, i);
+        }
+        assert_eq!(s.last_seq().unwrap(), 10);
+    }
+    // A clean close leaves no WAL behind.
+    assert_eq!(names(&dir), ["LOCK", "journal.sqlite"]);
+
+    let mut s = StateDir::open(&dir, false).expect("reopen");
+    assert_eq!(s.last_seq().unwrap(), 10);
+    assert_eq!(s.event_count().unwrap(), 10);
+    let all = s.events_after(0).unwrap();
+    assert_eq!(all.len(), 10);
+    for (i, (seq, now, bytes)) in all.iter().enumerate() {
+        let n = i as u64 + 1;
+        assert_eq!(*seq, n);
+        assert_eq!(*now, 1000 + n as i64);
+        assert_eq!(*bytes, vec![n as u8; n as usize]);
+    }
+    let tail = s.events_after(7).unwrap();
+    assert_eq!(
+        tail.iter().map(|e| e.0).collect::<Vec<_>>(),
+        [8, 9, 10],
+        "events after 7"
+    );
+    assert!(s.events_after(10).unwrap().is_empty());
+    assert!(s.events_after(u64::MAX).unwrap().is_empty());
+    assert_eq!(s.append(-5, b"").unwrap(), 11, "numbering continues");
+    assert_eq!(s.events_after(10).unwrap(), [(11, -5, Vec::new())]);
+}
+
+#[test]
+fn genesis_is_set_once() {
+    let tmp = TempDir::new("genesis");
+    let dir = tmp.sub("state");
+    {
+        let mut s = StateDir::open(&dir, true).unwrap();
+        assert_eq!(s.genesis().unwrap(), None);
+        s.set_genesis(b"first").unwrap();
+        let err = s.set_genesis(b"second").unwrap_err();
+        assert!(matches!(err, StoreError::GenesisAlreadySet(_)), "{err}");
+        assert_eq!(s.genesis().unwrap().as_deref(), Some(&b"first"[..]));
+    }
+    let mut s = StateDir::open(&dir, false).unwrap();
+    assert_eq!(s.genesis().unwrap().as_deref(), Some(&b"first"[..]));
+    assert!(matches!(
+        s.set_genesis(b"third"),
+        Err(StoreError::GenesisAlreadySet(_))
+    ));
+    // An empty genesis is still a genesis.
+    let tmp2 = TempDir::new("genesis-empty");
+    let mut e = StateDir::open(&tmp2.0, false).unwrap();
+    e.set_genesis(b"").unwrap();
+    assert_eq!(e.genesis().unwrap(), Some(Vec::new()));
+}
+
+#[test]
+fn checkpoints_are_atomic_and_pruned_to_keep() {
+    let tmp = TempDir::new("prune");
+    let dir = tmp.sub("state");
+    let mut s = StateDir::open(&dir, true).unwrap();
+    let mut written = Vec::new();
+    for seq in 0..=6u64 {
+        if seq > 0 {
+            s.append(0, b"e").unwrap();
+        }
+        let bytes = snapshot(seq);
+        let path = s.write_checkpoint(seq, &bytes, 3).unwrap();
+        assert_eq!(path, dir.join(ckpt(seq)));
+        assert_eq!(
+            fs::read(&path).unwrap(),
+            bytes,
+            "file holds exactly the bytes"
+        );
+        written.push(bytes);
+        // No temporary left behind, never more than `keep` generations.
+        assert!(!names(&dir).iter().any(|n| n.ends_with(".tmp")));
+        assert!(s.checkpoints().unwrap().len() <= 3);
+    }
+    let list = s.checkpoints().unwrap();
+    assert_eq!(
+        list,
+        [6, 5, 4].map(|q| (q, dir.join(ckpt(q)))),
+        "newest first, oldest pruned"
+    );
+    // Rewriting the same seq replaces it; keep = 1 prunes down to it.
+    s.write_checkpoint(6, &written[2], 1).unwrap();
+    assert_eq!(s.checkpoints().unwrap(), [(6, dir.join(ckpt(6)))]);
+    assert_eq!(fs::read(dir.join(ckpt(6))).unwrap(), written[2]);
+    // keep = 0 counts as 1: the checkpoint just written is never deleted.
+    s.write_checkpoint(5, &written[5], 0).unwrap();
+    assert_eq!(s.checkpoints().unwrap(), [(5, dir.join(ckpt(5)))]);
+
+    let (found, warnings) = s.newest_valid_checkpoint(accept_all).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(found, Some((5, written[5].clone())));
+}
+
+#[test]
+fn write_checkpoint_refuses_bad_bytes_and_future_seqs() {
+    let tmp = TempDir::new("refuse");
+    let mut s = StateDir::open(&tmp.0, false).unwrap();
+    s.append(0, b"e").unwrap();
+    let before = names(&tmp.0);
+
+    let err = s
+        .write_checkpoint(1, b"not a checkpoint at all", 2)
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::RejectedCheckpoint { seq: 1, .. }),
+        "{err}"
+    );
+    let mut bytes = snapshot(1);
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x40;
+    let err = s.write_checkpoint(1, &bytes, 2).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::RejectedCheckpoint {
+                error: tradeloop_core::CheckpointError::ChecksumMismatch,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let err = s.write_checkpoint(2, &snapshot(1), 2).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::CheckpointAhead {
+                seq: 2,
+                last_seq: 1
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(names(&tmp.0), before, "nothing written");
+}
+
+#[test]
+fn corrupt_newest_falls_back_to_previous() {
+    let tmp = TempDir::new("corrupt");
+    let s = state_with_checkpoints(&tmp.0, 4, &[2, 4]);
+    let newest = tmp.0.join(ckpt(4));
+    let mut bytes = fs::read(&newest).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    fs::write(&newest, &bytes).unwrap();
+
+    let (found, warnings) = s.newest_valid_checkpoint(accept_all).unwrap();
+    assert_eq!(found, Some((2, snapshot(0))));
+    assert_eq!(
+        warnings,
+        [format!(
+            "checkpoint {} is corrupt (checksum mismatch): falling back to {}",
+            ckpt(4),
+            ckpt(2)
+        )]
+    );
+    // The store does not delete the corrupt file: it is evidence, and pruning ages it out.
+    assert!(newest.exists());
+}
+
+#[test]
+fn truncated_newest_falls_back_to_previous() {
+    let tmp = TempDir::new("truncated");
+    let s = state_with_checkpoints(&tmp.0, 4, &[1, 3]);
+    let newest = tmp.0.join(ckpt(3));
+    let bytes = fs::read(&newest).unwrap();
+    fs::write(&newest, &bytes[..bytes.len() - 10]).unwrap();
+
+    let (found, warnings) = s.newest_valid_checkpoint(accept_all).unwrap();
+    assert_eq!(found.map(|f| f.0), Some(1));
+    assert_eq!(warnings.len(), 1);
+    assert!(warnings[0].starts_with(&format!("checkpoint {} is truncated (", ckpt(3))));
+    assert!(warnings[0].ends_with(&format!("falling back to {}", ckpt(1))));
+
+    // An empty file (a crash of a store that did not sync before renaming) is skipped too.
+    fs::write(&newest, b"").unwrap();
+    let (found, warnings) = s.newest_valid_checkpoint(accept_all).unwrap();
+    assert_eq!(found.map(|f| f.0), Some(1));
+    assert!(warnings[0].contains("is truncated"), "{warnings:?}");
+}
+
+#[test]
+fn all_corrupt_gives_none_with_warnings() {
+    let tmp = TempDir::new("allcorrupt");
+    let s = state_with_checkpoints(&tmp.0, 3, &[1, 2, 3]);
+    fs::write(tmp.0.join(ckpt(3)), b"TRADLOOP but short").unwrap();
+    fs::write(
+        tmp.0.join(ckpt(2)),
+        b"something else entirely, long enough for a header",
+    )
+    .unwrap();
+    let mut b = fs::read(tmp.0.join(ckpt(1))).unwrap();
+    b[40] ^= 0xff;
+    fs::write(tmp.0.join(ckpt(1)), b).unwrap();
+
+    let mut calls = 0;
+    let (found, warnings) = s
+        .newest_valid_checkpoint(|_| {
+            calls += 1;
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(found, None);
+    assert_eq!(
+        calls, 0,
+        "accept only sees files that pass checkpoint::open"
+    );
+    assert_eq!(warnings.len(), 3, "{warnings:?}");
+    assert!(warnings[0].contains(&format!("{} is truncated", ckpt(3))));
+    assert!(warnings[0].ends_with(&format!("falling back to {}", ckpt(2))));
+    assert!(warnings[1].contains("is not a tradeloop checkpoint (bad magic)"));
+    assert!(warnings[2].contains(&format!("{} is corrupt (checksum mismatch)", ckpt(1))));
+    assert!(
+        warnings[2].ends_with("replaying the whole journal"),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn rejected_by_accept_and_ahead_of_journal_are_skipped() {
+    let tmp = TempDir::new("skip");
+    let s = state_with_checkpoints(&tmp.0, 5, &[3, 5]);
+    // A checkpoint beyond the journal's last event cannot belong to it.
+    fs::copy(tmp.0.join(ckpt(5)), tmp.0.join(ckpt(9))).unwrap();
+    let (found, warnings) = s
+        .newest_valid_checkpoint(|b| {
+            if b == snapshot(1).as_slice() {
+                Err("engine says no".into())
+            } else {
+                Ok(())
+            }
+        })
+        .unwrap();
+    assert_eq!(found, Some((3, snapshot(0))));
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(warnings[0].starts_with(&format!(
+        "checkpoint {} covers events up to 9, but the journal ends at event 5",
+        ckpt(9)
+    )));
+    assert_eq!(
+        warnings[1],
+        format!(
+            "checkpoint {} could not be restored (engine says no): falling back to {}",
+            ckpt(5),
+            ckpt(3)
+        )
+    );
+}
+
+#[test]
+fn newer_checkpoint_schema_is_an_error_not_a_fallback() {
+    let tmp = TempDir::new("newerckpt");
+    let s = state_with_checkpoints(&tmp.0, 2, &[1, 2]);
+    let bytes = fs::read(tmp.0.join(ckpt(2))).unwrap();
+    let (_, payload) = checkpoint::open(&bytes).unwrap();
+    let future = checkpoint::seal(checkpoint::SCHEMA + 1, payload);
+    fs::write(tmp.0.join(ckpt(2)), future).unwrap();
+    let err = s.newest_valid_checkpoint(accept_all).unwrap_err();
+    assert!(
+        matches!(err, StoreError::NewerCheckpoint { found, .. } if found == checkpoint::SCHEMA + 1),
+        "{err}"
+    );
+    assert!(err.to_string().contains(&ckpt(2)), "{err}");
+}
+
+#[test]
+fn foreign_file_is_refused_and_nothing_touched() {
+    let tmp = TempDir::new("foreign");
+    fs::write(tmp.0.join("notes.txt"), b"mine").unwrap();
+    fs::write(tmp.0.join(format!("{}.tmp", ckpt(3))), b"half").unwrap();
+    fs::write(tmp.0.join("other.tmp"), b"not ours either").unwrap();
+    fs::create_dir(tmp.0.join("sub")).unwrap();
+    let before = names(&tmp.0);
+
+    let err = StateDir::open(&tmp.0, true).unwrap_err();
+    match &err {
+        StoreError::Foreign { dir, files } => {
+            assert_eq!(dir, &tmp.0);
+            assert_eq!(files, &["notes.txt", "other.tmp", "sub"]);
+        }
+        other => panic!("expected Foreign, got {other}"),
+    }
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&tmp.0.display().to_string()) && msg.contains("notes.txt"),
+        "{msg}"
+    );
+    assert_eq!(names(&tmp.0), before, "nothing created or deleted");
+    assert_eq!(fs::read(tmp.0.join("notes.txt")).unwrap(), b"mine");
+}
+
+#[test]
+fn missing_dir_and_not_a_directory() {
+    let tmp = TempDir::new("missing");
+    let dir = tmp.sub("nope");
+    let err = StateDir::open(&dir, false).unwrap_err();
+    assert!(matches!(&err, StoreError::Missing(p) if p == &dir), "{err}");
+    assert!(!dir.exists(), "not created");
+
+    let file = tmp.sub("file");
+    fs::write(&file, b"x").unwrap();
+    let err = StateDir::open(&file, true).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::NotADirectory(p) if p == &file),
+        "{err}"
+    );
+
+    // create = true makes missing parents too.
+    let deep = tmp.sub("a/b/state");
+    drop(StateDir::open(&deep, true).unwrap());
+    assert_eq!(names(&deep), ["LOCK", "journal.sqlite"]);
+}
+
+#[test]
+fn empty_existing_dir_is_fine() {
+    let tmp = TempDir::new("empty");
+    let mut s = StateDir::open(&tmp.0, false).unwrap();
+    assert_eq!(s.append(1, b"x").unwrap(), 1);
+}
+
+#[test]
+fn second_open_while_alive_is_locked() {
+    let tmp = TempDir::new("lock");
+    let first = StateDir::open(&tmp.0, true).unwrap();
+    let err = StateDir::open(&tmp.0, true).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Locked(p) if p == &tmp.0),
+        "{err}"
+    );
+    drop(first);
+    let _again = StateDir::open(&tmp.0, false).expect("lock released on drop");
+}
+
+#[test]
+fn newer_journal_schema_is_refused_and_left_unchanged() {
+    let tmp = TempDir::new("newer");
+    drop(state_with_checkpoints(&tmp.0, 2, &[2]));
+    let journal = tmp.0.join("journal.sqlite");
+    {
+        let c = rusqlite::Connection::open(&journal).unwrap();
+        c.execute("UPDATE meta SET value = 99 WHERE key = 'schema'", [])
+            .unwrap();
+    }
+    // A leftover temporary must survive too: nothing is touched.
+    fs::write(tmp.0.join(format!("{}.tmp", ckpt(2))), b"half").unwrap();
+    let before = fs::read(&journal).unwrap();
+    let names_before = names(&tmp.0);
+
+    let err = StateDir::open(&tmp.0, false).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::NewerJournal {
+                found: 99,
+                supported: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("journal.sqlite"), "{err}");
+    assert_eq!(
+        fs::read(&journal).unwrap(),
+        before,
+        "journal bytes unchanged"
+    );
+    assert_eq!(names(&tmp.0), names_before);
+}
+
+#[test]
+fn other_sqlite_databases_are_not_journals() {
+    let tmp = TempDir::new("othersqlite");
+    {
+        let c = rusqlite::Connection::open(tmp.0.join("journal.sqlite")).unwrap();
+        c.execute("CREATE TABLE t (x)", []).unwrap();
+    }
+    let err = StateDir::open(&tmp.0, false).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
+    assert!(err.to_string().contains("not a tradeloop journal"), "{err}");
+}
+
+#[test]
+fn checkpoints_without_a_journal_are_refused() {
+    let tmp = TempDir::new("nojournal");
+    drop(state_with_checkpoints(&tmp.0, 2, &[2]));
+    fs::remove_file(tmp.0.join("journal.sqlite")).unwrap();
+    let err = StateDir::open(&tmp.0, false).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
+    assert!(
+        !tmp.0.join("journal.sqlite").exists(),
+        "no new journal made"
+    );
+    // Nor an empty journal file in its place.
+    fs::write(tmp.0.join("journal.sqlite"), b"").unwrap();
+    let err = StateDir::open(&tmp.0, false).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
+}
+
+#[test]
+fn leftover_tmp_is_removed_on_open() {
+    let tmp = TempDir::new("tmp");
+    drop(state_with_checkpoints(&tmp.0, 3, &[3]));
+    let leftover = tmp.0.join(format!("{}.tmp", ckpt(4)));
+    fs::write(&leftover, b"TRADLOOP half written").unwrap();
+    let s = StateDir::open(&tmp.0, false).unwrap();
+    assert!(!leftover.exists());
+    assert_eq!(s.checkpoints().unwrap(), [(3, tmp.0.join(ckpt(3)))]);
+    assert_eq!(s.last_seq().unwrap(), 3);
+}
+
+/// Environment variable that turns [`kill9_child`] into the writer of
+/// [`kill_9_loses_no_acknowledged_event`].
+const CHILD_ENV: &str = "TRADELOOP_STORE_KILL9_DIR";
+
+fn event_bytes(seq: u64) -> Vec<u8> {
+    let n = (seq % 97) as usize + 1;
+    (0..n).map(|i| (seq as usize + i) as u8).collect()
+}
+
+/// Not a test on its own: when run by [`kill_9_loses_no_acknowledged_event`] it appends
+/// events and checkpoints forever, acknowledging each event on stdout after `append` returned.
+#[test]
+fn kill9_child() {
+    let Some(dir) = std::env::var_os(CHILD_ENV) else {
+        return;
+    };
+    let mut s = StateDir::open(Path::new(&dir), true).unwrap();
+    if s.genesis().unwrap().is_none() {
+        s.set_genesis(b"genesis").unwrap();
+    }
+    let snap = snapshot(7);
+    let mut out = std::io::stdout().lock();
+    loop {
+        let seq = s.last_seq().unwrap() + 1;
+        assert_eq!(s.append(seq as i64, &event_bytes(seq)).unwrap(), seq);
+        writeln!(out, "ack {seq}").unwrap();
+        out.flush().unwrap();
+        if seq.is_multiple_of(5) {
+            s.write_checkpoint(seq, &snap, 2).unwrap();
+        }
+    }
+}
+
+#[test]
+#[cfg(unix)]
+fn kill_9_loses_no_acknowledged_event() {
+    let tmp = TempDir::new("kill9");
+    let dir = tmp.sub("state");
+    let exe = std::env::current_exe().unwrap();
+    let mut acked = 0u64;
+    for round in 0..3u64 {
+        let mut child = Command::new(&exe)
+            .args(["--exact", "kill9_child", "--nocapture", "--test-threads=1"])
+            .env(CHILD_ENV, &dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let target = acked + 40 + round * 17;
+        // Kill while it is mid-stream, then drain what it acknowledged before dying.
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if let Some(n) = line.strip_prefix("ack ") {
+                acked = n.parse().unwrap();
+                if acked >= target {
+                    break;
+                }
+            }
+        }
+        child.kill().unwrap();
+        for line in lines {
+            if let Some(n) = line.unwrap().strip_prefix("ack ") {
+                acked = n.parse().unwrap();
+            }
+        }
+        child.wait().unwrap();
+
+        let s = StateDir::open(&dir, false).expect("state readable after kill -9");
+        assert!(
+            !names(&dir).iter().any(|n| n.ends_with(".tmp")),
+            "leftovers removed"
+        );
+        let last = s.last_seq().unwrap();
+        assert!(
+            last >= acked,
+            "acknowledged {acked}, journal ends at {last}"
+        );
+        let events = s.events_after(0).unwrap();
+        assert_eq!(events.len() as u64, last);
+        for (i, (seq, now, bytes)) in events.iter().enumerate() {
+            assert_eq!(*seq, i as u64 + 1);
+            assert_eq!(*now, *seq as i64);
+            assert_eq!(*bytes, event_bytes(*seq));
+        }
+        let (found, warnings) = s.newest_valid_checkpoint(accept_all).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let (seq, _) = found.expect("a checkpoint");
+        assert!(seq <= last && seq.is_multiple_of(5));
+        assert_eq!(s.genesis().unwrap().as_deref(), Some(&b"genesis"[..]));
+    }
+}
