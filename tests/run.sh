@@ -17,8 +17,15 @@ cargo fmt --all --check
 step "clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
-step "native tests (AVX-512 / AVX / scalar kernels compared bit for bit)"
+step "native tests (kernels compared bit for bit; the host runs the plugin in wasmtime; SIGKILL crash test)"
 cargo test --workspace
+
+step "the main job: tradeloop paper on the bundled SPY series, twice (the second run continues)"
+state="$(mktemp -d)/state"
+cargo run -q -p tradeloop-host -- --state "$state" paper
+cargo run -q -p tradeloop-host -- --state "$state" paper
+cargo run -q -p tradeloop-host -- --state "$state" summary
+rm -rf "$(dirname "$state")"
 
 step "the same core tests compiled to WebAssembly (SIMD128), run in node's V8"
 cargo test -p tradeloop-core --target wasm32-wasip1

@@ -314,3 +314,85 @@ fn sigkill_at_random_moments_loses_no_acknowledged_event() {
     // The state still takes a full run.
     ok_json(&s, &["paper", "--data", btc.to_str().unwrap()]);
 }
+
+#[test]
+fn readme_documents_every_command_and_option_of_help() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let help = |args: &[&str]| {
+        let o = Command::new(BIN).args(args).arg("--help").output().unwrap();
+        assert!(o.status.success());
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let commands = |text: &str| -> Vec<String> {
+        text.lines()
+            .skip_while(|l| !l.starts_with("Commands:"))
+            .skip(1)
+            .take_while(|l| l.starts_with("  "))
+            .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+            .filter(|c| c != "help")
+            .collect()
+    };
+    let top = help(&[]);
+    let cmds = commands(&top);
+    assert!(cmds.len() >= 14, "{top}");
+    for c in &cmds {
+        assert!(
+            readme.contains(&format!("`tradeloop {c}")),
+            "README does not document `tradeloop {c}`"
+        );
+        // Every option of the command appears in README's line for it.
+        let sub = help(&[c.as_str()]);
+        for sc in commands(&sub) {
+            assert!(
+                readme.contains(&format!("`tradeloop {c} {sc}")),
+                "README lacks `tradeloop {c} {sc}`"
+            );
+            for opt in options(&help(&[c.as_str(), sc.as_str()])) {
+                assert!(
+                    readme.contains(&opt),
+                    "README lacks {opt} of `tradeloop {c} {sc}`"
+                );
+            }
+        }
+        for opt in options(&sub) {
+            assert!(
+                readme.contains(&opt),
+                "README lacks {opt} of `tradeloop {c}`"
+            );
+        }
+    }
+}
+
+/// The long options of a help text, except the generic ones.
+fn options(help: &str) -> Vec<String> {
+    help.lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with('-'))
+        .filter_map(|l| l.split(' ').find(|w| w.starts_with("--")))
+        .map(|w| w.trim_end_matches(',').to_owned())
+        .filter(|o| !["--help", "--version"].contains(&o.as_str()))
+        .collect()
+}
+
+#[test]
+fn printed_defaults_are_a_valid_config() {
+    let t = Temp::new("defaults");
+    let o = Command::new(BIN).arg("defaults").output().unwrap();
+    assert!(o.status.success());
+    let file = t.join("config.toml");
+    std::fs::write(&file, &o.stdout).unwrap();
+    let loaded = tradeloop_host::settings::Settings::load(Some(&file)).unwrap();
+    assert_eq!(loaded, tradeloop_host::settings::Settings::default());
+    // A typo is an error, not silently ignored.
+    std::fs::write(&file, "checkpoint_evry = 3\n").unwrap();
+    let o = Command::new(BIN)
+        .arg("--config")
+        .arg(&file)
+        .arg("defaults")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("checkpoint_evry"));
+}
