@@ -887,3 +887,30 @@ fn oversized_request_is_refused_before_sending() {
     ));
     assert!(!plugin.is_poisoned());
 }
+
+#[test]
+fn random_bytes_as_a_checkpoint_are_rejected_and_the_engine_kept() {
+    let mut p = embedded();
+    p.create(config(), 1, T0).unwrap();
+    let before = p.snapshot().unwrap();
+    let mut r = SplitMix64::new(77);
+    for i in 0..300 {
+        let n = r.below(2048) as usize;
+        let body: Vec<u8> = (0..n).map(|_| r.next_u64() as u8).collect();
+        // Half of them behind a valid envelope (magic, checksum), so decoding is reached.
+        let bytes = if i % 2 == 0 {
+            body
+        } else {
+            tradeloop_core::checkpoint::seal(tradeloop_core::checkpoint::SCHEMA, &body)
+        };
+        match p.restore(&bytes) {
+            Err(PluginError::Rejected(msg)) => assert!(msg.contains("checkpoint"), "{msg}"),
+            other => panic!("random bytes restored: {other:?}"),
+        }
+    }
+    assert_eq!(
+        p.snapshot().unwrap(),
+        before,
+        "a rejected restore keeps the engine"
+    );
+}
