@@ -62,10 +62,15 @@ impl Runtime {
         Ok(rt)
     }
 
-    /// Rebuilds the plugin's engine from the store: the newest valid checkpoint (or the
+    /// Replaces the plugin (after a trap, or when it ran ahead of the journal) and recovers.
+    fn rebuild(&mut self) -> anyhow::Result<()> {
+        self.plugin = Plugin::embedded(self.settings.limits())?;
+        self.recover()
+    }
+
+    /// Loads the plugin's engine from the store: the newest valid checkpoint (or the
     /// genesis) plus every later event.
     fn recover(&mut self) -> anyhow::Result<()> {
-        self.plugin = Plugin::embedded(self.settings.limits())?;
         let plugin = &mut self.plugin;
         let (found, warnings) = self.store.newest_valid_checkpoint(|bytes| {
             plugin
@@ -130,7 +135,7 @@ impl Runtime {
                     if let Err(e) = self.store.append(now, &bytes) {
                         // The plugin moved on but the journal did not: go back to the
                         // journal's state, then report.
-                        let _ = self.recover();
+                        let _ = self.rebuild();
                         return Err(Error::Host(format!("journal write failed: {e}")));
                     }
                     self.since_checkpoint += 1;
@@ -144,7 +149,7 @@ impl Runtime {
             Ok(other) => Err(Error::Host(format!("unexpected plugin answer {other:?}"))),
             Err(PluginError::Rejected(why)) => Err(Error::Host(why)),
             Err(e @ (PluginError::Timeout | PluginError::MemoryLimit | PluginError::Trap(_))) => {
-                let recovered = self.recover();
+                let recovered = self.rebuild();
                 Err(Error::Host(match recovered {
                     Ok(()) => format!("plugin stopped: {e}; state reloaded, command not applied"),
                     Err(r) => format!("plugin stopped: {e}; reloading failed: {r:#}"),
