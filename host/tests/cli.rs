@@ -59,14 +59,19 @@ fn ok_json(state: &Path, args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
-fn newest_checkpoint(state: &Path) -> Vec<u8> {
+/// The newest checkpoint file of a state directory (zero-padded names sort by sequence).
+fn newest_checkpoint_path(state: &Path) -> PathBuf {
     let mut files: Vec<PathBuf> = std::fs::read_dir(state)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "tlc"))
         .collect();
     files.sort();
-    std::fs::read(files.last().expect("a checkpoint")).unwrap()
+    files.pop().expect("a checkpoint")
+}
+
+fn newest_checkpoint(state: &Path) -> Vec<u8> {
+    std::fs::read(newest_checkpoint_path(state)).unwrap()
 }
 
 #[test]
@@ -171,15 +176,7 @@ fn bad_input_gets_a_clear_message_and_changes_nothing() {
     assert!(err(tl(&s, &["summary"])).contains("notes.txt"));
     std::fs::remove_file(s.join("notes.txt")).unwrap();
     // A checkpoint from a newer tradeloop: refused, kept as it is.
-    let newest = {
-        let mut f: Vec<PathBuf> = std::fs::read_dir(&s)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "tlc"))
-            .collect();
-        f.sort();
-        f.pop().unwrap()
-    };
+    let newest = newest_checkpoint_path(&s);
     let good = std::fs::read(&newest).unwrap();
     let mut future = good.clone();
     future[18..20].copy_from_slice(&999u16.to_le_bytes());
@@ -202,15 +199,7 @@ fn bad_input_gets_a_clear_message_and_changes_nothing() {
         ],
     );
     ok_json(&s, &["checkpoint"]);
-    let newest2 = {
-        let mut f: Vec<PathBuf> = std::fs::read_dir(&s)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "tlc"))
-            .collect();
-        f.sort();
-        f.pop().unwrap()
-    };
+    let newest2 = newest_checkpoint_path(&s);
     let mut bytes = std::fs::read(&newest2).unwrap();
     let n = bytes.len();
     bytes[n - 3] ^= 0x55;
