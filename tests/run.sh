@@ -17,7 +17,7 @@ cargo fmt --all --check
 step "clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
-step "native tests (kernels compared bit for bit; the host runs the plugin in wasmtime; SIGKILL crash test)"
+step "native tests (kernels compared bit for bit; the host runs the plugin in wasmtime; SIGKILL crash test; tract against the onnxruntime fixture)"
 cargo test --workspace
 
 step "the main job: tradeloop paper on the bundled SPY series, twice (the second run continues)"
@@ -26,6 +26,11 @@ cargo run -q -p tradeloop-host -- --state "$state" paper
 cargo run -q -p tradeloop-host -- --state "$state" paper
 cargo run -q -p tradeloop-host -- --state "$state" summary
 rm -rf "$(dirname "$state")"
+
+step "the ranker: tradeloop paper on the bundled universe (SPY, EURUSD, XAUUSD), top K by the ONNX model"
+work="$(mktemp -d)"
+cargo run -q -p tradeloop-host -- --state "$work/state" paper --universe
+rm -rf "$work"
 
 step "the same core tests compiled to WebAssembly (SIMD128), run in node's V8"
 cargo test -p tradeloop-core --target wasm32-wasip1

@@ -4,13 +4,17 @@
 //!
 //! - [`plugin`]: the wasmtime side of the ABI (`docs/ABI.md`).
 //! - [`store`]: the state directory: the SQLite event journal and atomic checkpoints.
+//! - [`ranker`]: the ONNX ranker (tract) the plugin's `rank` import runs.
 //! - [`runtime`]: the two together: journal before acknowledging, checkpoints, recovery.
 //! - [`settings`]: the `--config` file.
+//! - [`universe`]: paper trading several series with the ranker (top K).
 
 pub mod plugin;
+pub mod ranker;
 pub mod runtime;
 pub mod settings;
 pub mod store;
+pub mod universe;
 
 /// The plugin module built from this workspace (see `build.rs`).
 pub const PLUGIN_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/tradeloop_plugin.wasm"));

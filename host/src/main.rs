@@ -16,10 +16,12 @@ use serde::Serialize;
 use tradeloop_core::command::{LearnRequest, OpenTrade, Query};
 use tradeloop_core::lifecycle::policy::LearnMode;
 use tradeloop_core::market::parse_csv;
+use tradeloop_core::paper::topk::{TopKConfig, TopKTrader};
 use tradeloop_core::paper::{PaperConfig, PaperEvent, PaperTrader};
 use tradeloop_core::{CloseTrade, Command, ExitReason, Reply, Side, checkpoint};
 use tradeloop_host::runtime::Runtime;
 use tradeloop_host::settings::Settings;
+use tradeloop_host::{ranker, universe};
 
 /// The bundled series `paper` trades when no `--data` is given: SPY hourly bars 2007-2021
 /// (QuantConnect Lean, Apache-2.0; see data/market/README.md).
@@ -105,11 +107,37 @@ enum Cmd {
     /// Paper-trade a price series with the built-in rule strategy, learning as it goes.
     Paper {
         /// CSV `timestamp,open,high,low,close,volume` (default: bundled SPY hourly bars).
+        /// Give it several times to trade a universe with the ranker; the symbol is the file
+        /// name up to its first `_` or `.`.
         #[arg(long)]
-        data: Option<PathBuf>,
+        data: Vec<PathBuf>,
         /// Seed of the engine if this creates the state (default: `seed` from the settings).
         #[arg(long)]
         seed: Option<u64>,
+        /// Trade a universe: rank the symbols with the ranker and enter the top K (default
+        /// universe: bundled SPY, EURUSD and XAUUSD hourly bars, over the years they share).
+        #[arg(long)]
+        universe: bool,
+        /// Universe mode: symbols entered per ranking.
+        #[arg(long, default_value_t = 1)]
+        top_k: u32,
+        /// Universe mode: rank every this many time steps at which every symbol has a bar; a
+        /// trade is held at most as many bars of its symbol.
+        #[arg(long, default_value_t = 24)]
+        every: u32,
+        /// Universe mode: the ONNX ranker (default: the bundled models/ranker.onnx).
+        #[arg(long)]
+        model: Option<PathBuf>,
+    },
+    /// Score feature rows with an ONNX ranker, best first.
+    Rank {
+        /// The ONNX ranker (default: the bundled models/ranker.onnx).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// CSV of feature rows: `[label,]f1,...,fN` per line (N = engine features), optional
+        /// header line.
+        #[arg(long)]
+        input: PathBuf,
     },
     /// Write a checkpoint now.
     Checkpoint,
@@ -559,12 +587,29 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 eprintln!("tradeloop: stopped by signal; checkpoint written");
             }
         }
-        Cmd::Paper { data, seed } => {
+        Cmd::Paper {
+            data,
+            seed,
+            universe,
+            top_k,
+            every,
+            model,
+        } => {
             if let Some(s) = seed {
                 settings.seed = *s;
             }
-            return paper(&cli, settings, data.as_deref());
+            if *universe || data.len() > 1 {
+                let config = TopKConfig {
+                    k: *top_k,
+                    every_steps: *every,
+                    max_hold_bars: *every,
+                    ..TopKConfig::default()
+                };
+                return paper_universe(&cli, settings, data, config, model.as_deref());
+            }
+            return paper(&cli, settings, data.first().map(PathBuf::as_path));
         }
+        Cmd::Rank { model, input } => rank(&cli, &settings, model.as_deref(), input)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -690,6 +735,156 @@ fn paper(cli: &Cli, settings: Settings, data: Option<&Path>) -> anyhow::Result<E
         )
     })?;
     Ok(if stopped {
+        ExitCode::from(130)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `tradeloop rank`: scores the rows of `input`, prints them best first.
+fn rank(cli: &Cli, settings: &Settings, model: Option<&Path>, input: &Path) -> anyhow::Result<()> {
+    let ranker = ranker::load(model, settings.engine.features)?;
+    let text = std::fs::read_to_string(input).with_context(|| format!("{}", input.display()))?;
+    let (labels, rows) = ranker::parse_rows(&text, ranker.features())
+        .with_context(|| format!("{}", input.display()))?;
+    let out = ranker::score(&ranker, &rows)?;
+    let order = tradeloop_core::ranking::order(&out.scores);
+    #[derive(Serialize)]
+    struct Row<'a> {
+        rank: usize,
+        label: &'a str,
+        score: f32,
+        class: Option<tradeloop_core::Outcome>,
+    }
+    let ranked: Vec<Row> = order
+        .iter()
+        .enumerate()
+        .map(|(place, &i)| Row {
+            rank: place + 1,
+            label: &labels[i],
+            score: out.scores[i].score,
+            class: out.scores[i].class,
+        })
+        .collect();
+    let value = serde_json::json!({ "model": out.model, "rows": ranked });
+    crate::out(cli.json, &value, || {
+        let mut t = format!("model {}\nrank  score      class  label\n", out.model);
+        for r in &ranked {
+            let class = r
+                .class
+                .map_or("-".to_string(), |c| format!("{c:?}").to_lowercase());
+            t.push_str(&format!(
+                "{:>4}  {:+.6}  {:<5}  {}\n",
+                r.rank, r.score, class, r.label
+            ));
+        }
+        t.trim_end().to_string()
+    })
+}
+
+#[derive(Serialize)]
+struct UniverseSummary {
+    data: Vec<String>,
+    symbols: Vec<String>,
+    from: i64,
+    to: i64,
+    run: universe::UniverseRun,
+    events: u64,
+    ranking: tradeloop_core::ranking::RankReport,
+    checkpoint: PathBuf,
+}
+
+/// `tradeloop paper --universe` (or several `--data`): top-K trading with the ranker.
+fn paper_universe(
+    cli: &Cli,
+    settings: Settings,
+    data: &[PathBuf],
+    config: TopKConfig,
+    model: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let (names, series) = if data.is_empty() {
+        let series = universe::BUNDLED
+            .iter()
+            .map(|(name, text)| universe::Series::parse(name, text))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let names = universe::BUNDLED
+            .iter()
+            .map(|(n, _)| format!("bundled {n}"))
+            .collect();
+        (names, series)
+    } else {
+        let series = data
+            .iter()
+            .map(|p| universe::Series::load(p))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        (
+            data.iter().map(|p| p.display().to_string()).collect(),
+            series,
+        )
+    };
+    let steps = universe::align(&series)?;
+    let symbols: Vec<String> = series.iter().map(|s| s.symbol.clone()).collect();
+    let mut trader = TopKTrader::new(config, &symbols)?;
+    let ranker = ranker::load(model, settings.engine.features)?;
+    let (from, to) = (steps[0].0, steps[steps.len() - 1].0);
+    let mut rt = open(cli, settings, Some(from))?;
+    rt.set_ranker(Some(ranker::rank_fn(ranker)));
+    let stop = stop_flag()?;
+    let mut progress = Progress::new(steps.len());
+    let result = universe::run(&mut rt, &mut trader, &steps, &stop, |i| progress.show(i));
+    drop(progress);
+    let run = result?;
+    let checkpoint = rt.checkpoint()?;
+    let Reply::Ranking(ranking) = rt.execute(Command::Query(Query::Ranking), now_ms())? else {
+        bail!("unexpected reply");
+    };
+    let summary = UniverseSummary {
+        data: names,
+        symbols,
+        from,
+        to,
+        events: rt.events()?,
+        ranking: *ranking,
+        checkpoint,
+        run,
+    };
+    out(cli.json, &summary, || {
+        let r = &summary.run;
+        let k = &summary.ranking;
+        format!(
+            "{} steps of {} ({}): {} rankings by {}, {} trades opened, {} closed, win rate {:.1}%, PnL {:+.2}% summed\n\
+             top K vs universe per ranking period: {:+.4}% vs {:+.4}% (excess {:+.4}%, t {:.2}, beat the universe {:.1}% of {} periods, mean rank IC {:+.3})\n\
+             {} events journalled; checkpoint: {}{}",
+            r.steps,
+            summary.symbols.join(", "),
+            summary.data.join(", "),
+            r.rankings,
+            r.model.as_deref().unwrap_or("-"),
+            r.opened,
+            r.closed,
+            if r.closed > 0 {
+                100.0 * f64::from(r.wins) / f64::from(r.closed)
+            } else {
+                0.0
+            },
+            100.0 * r.pnl_pct,
+            100.0 * k.mean_top_k_return,
+            100.0 * k.mean_universe_return,
+            100.0 * k.mean_excess_return,
+            k.excess_t,
+            100.0 * k.hit_rate,
+            k.periods,
+            k.mean_ic,
+            summary.events,
+            summary.checkpoint.display(),
+            if r.stopped_early {
+                "\nstopped by signal before the end of the data"
+            } else {
+                ""
+            }
+        )
+    })?;
+    Ok(if summary.run.stopped_early {
         ExitCode::from(130)
     } else {
         ExitCode::SUCCESS

@@ -25,7 +25,9 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use tradeloop_core::abi::{ABI_VERSION, IMPORT_MODULE, MAX_REQUEST, Request, Response, Status};
+use tradeloop_core::abi::{
+    ABI_VERSION, IMPORT_MODULE, MAX_REQUEST, RankAnswer, Request, Response, Status,
+};
 use tradeloop_core::{Command, EngineConfig, Reply};
 use wasmtime::{
     Caller, Config, Engine, Extern, Instance, Linker, Memory, Module, ResourceLimiter, Store,
@@ -41,8 +43,18 @@ const MAX_LOG_MESSAGE: usize = 64 * 1024;
 /// Most log messages kept between two [`Plugin::take_log`] calls (later ones are counted).
 const MAX_LOG_ENTRIES: usize = 1024;
 
-/// The name of the only import function.
+/// The import functions a plugin may use (all in [`IMPORT_MODULE`]).
 const LOG_IMPORT: &str = "log";
+const RANK_IMPORT: &str = "rank";
+const RANK_RESULT_IMPORT: &str = "rank_result";
+const IMPORTS: [&str; 3] = [LOG_IMPORT, RANK_IMPORT, RANK_RESULT_IMPORT];
+
+/// Largest row buffer the `rank` import reads, in bytes.
+const MAX_RANK_BYTES: usize = 64 << 20;
+
+/// What the plugin's `rank` import runs: scores rows of `dim` features each (the host's ONNX
+/// ranker, see [`crate::ranker`]). It must be a pure function of its input.
+pub type RankFn = Arc<dyn Fn(&[f32], usize) -> RankAnswer + Send + Sync>;
 
 const POISONED: &str = "plugin poisoned by an earlier trap; recreate it";
 
@@ -85,7 +97,8 @@ pub enum PluginError {
     /// The module trapped (or a host function failed). The instance is poisoned.
     Trap(String),
     /// The module broke the ABI: it does not compile, has missing or mistyped exports,
-    /// imports something other than `tradeloop_host.log`, speaks another ABI version,
+    /// imports something other than `tradeloop_host.{log,rank,rank_result}`, speaks another
+    /// ABI version,
     /// returned an out-of-bounds buffer, an unknown status code or an undecodable or
     /// unexpected response; or the instance was poisoned by an earlier trap.
     Abi(String),
@@ -150,11 +163,12 @@ impl Plugin {
 
     fn instantiate(engine: &Engine, module: &Module, limits: Limits) -> Result<Self, PluginError> {
         for import in module.imports() {
-            if (import.module(), import.name()) != (IMPORT_MODULE, LOG_IMPORT) {
+            if import.module() != IMPORT_MODULE || !IMPORTS.contains(&import.name()) {
                 return Err(PluginError::Abi(format!(
-                    "the module imports `{}.{}`; a plugin may only import `{IMPORT_MODULE}.{LOG_IMPORT}`",
+                    "the module imports `{}.{}`; a plugin may only import `{IMPORT_MODULE}.` {}",
                     import.module(),
-                    import.name()
+                    import.name(),
+                    IMPORTS.join(", ")
                 )));
             }
         }
@@ -175,6 +189,8 @@ impl Plugin {
                 timed_out: false,
                 log: Vec::new(),
                 log_dropped: 0,
+                ranker: None,
+                rank_answer: None,
             },
         );
         store.limiter(|s| &mut s.limiter);
@@ -192,6 +208,10 @@ impl Plugin {
         linker
             .func_wrap(IMPORT_MODULE, LOG_IMPORT, host_log)
             .map_err(|e| PluginError::Abi(format!("cannot define the log import: {e}")))?;
+        linker
+            .func_wrap(IMPORT_MODULE, RANK_IMPORT, host_rank)
+            .and_then(|l| l.func_wrap(IMPORT_MODULE, RANK_RESULT_IMPORT, host_rank_result))
+            .map_err(|e| PluginError::Abi(format!("cannot define the rank imports: {e}")))?;
 
         // Instantiation runs the module's start function, if any: limit it like a call.
         arm(&mut store, limits.timeout);
@@ -375,6 +395,11 @@ impl Plugin {
         log
     }
 
+    /// Sets what the plugin's `rank` import runs (`None`: rankings fail with "no ranker").
+    pub fn set_ranker(&mut self, ranker: Option<RankFn>) {
+        self.store.data_mut().ranker = ranker;
+    }
+
     /// Whether an earlier trap, timeout or memory-limit hit poisoned this instance (every
     /// call now fails with [`PluginError::Abi`]).
     pub fn is_poisoned(&self) -> bool {
@@ -457,6 +482,10 @@ struct HostState {
     timed_out: bool,
     log: Vec<(i32, String)>,
     log_dropped: usize,
+    /// What the `rank` import runs (`None`: no model loaded).
+    ranker: Option<RankFn>,
+    /// The `rank` import's answer, until `rank_result` copies it.
+    rank_answer: Option<Vec<u8>>,
 }
 
 /// wasmtime's [`StoreLimits`], remembering whether the cap was what stopped a growth.
@@ -571,6 +600,60 @@ fn host_log(mut caller: Caller<'_, HostState>, level: i32, ptr: i32, len: i32) {
         state.log.push((level, text));
     } else {
         state.log_dropped += 1;
+    }
+}
+
+/// The `tradeloop_host.rank(ptr, len, dim) -> i32` import: scores the rows in the module's
+/// buffer and keeps the postcard [`RankAnswer`]; returns its length (-1: no memory). Every
+/// failure (bad buffer, no model, ranker error) is an `Err` answer the engine turns into a
+/// typed error.
+fn host_rank(mut caller: Caller<'_, HostState>, ptr: i32, len: i32, dim: i32) -> i32 {
+    let Some(memory) = caller.get_export("memory").and_then(Extern::into_memory) else {
+        return -1;
+    };
+    let answer: RankAnswer = {
+        let data = memory.data(&caller);
+        match (range(data.len(), ptr, len), usize::try_from(dim)) {
+            (Some(r), Ok(dim)) if r.len() <= MAX_RANK_BYTES => {
+                match tradeloop_core::abi::decode_rows(&data[r], dim) {
+                    None => Err(format!("rank rows are not whole rows of {dim} f32 values")),
+                    Some(rows) => match &caller.data().ranker {
+                        None => Err(
+                            "no ranker model is loaded (start the host with a ranker model)"
+                                .to_string(),
+                        ),
+                        Some(f) => f(&rows, dim),
+                    },
+                }
+            }
+            _ => Err(format!(
+                "rank rows out of bounds: {} bytes at {} (dim {dim})",
+                len as u32, ptr as u32
+            )),
+        }
+    };
+    let bytes = postcard::to_allocvec(&answer).unwrap_or_default();
+    let n = i32::try_from(bytes.len()).unwrap_or(-1);
+    caller.data_mut().rank_answer = Some(bytes);
+    n
+}
+
+/// The `tradeloop_host.rank_result(ptr, len) -> i32` import: copies the answer of the last
+/// `rank` call into the module's buffer of exactly its length; 0 on success, 1 otherwise.
+fn host_rank_result(mut caller: Caller<'_, HostState>, ptr: i32, len: i32) -> i32 {
+    let Some(answer) = caller.data_mut().rank_answer.take() else {
+        return 1;
+    };
+    let Some(memory) = caller.get_export("memory").and_then(Extern::into_memory) else {
+        return 1;
+    };
+    let data = memory.data_mut(&mut caller);
+    match range(data.len(), ptr, len) {
+        Some(r) if r.len() == answer.len() => {
+            data[r].copy_from_slice(&answer);
+            0
+        }
+        _ => 1,
     }
 }
 

@@ -9,7 +9,7 @@ use anyhow::{Context, anyhow, bail};
 use tradeloop_core::abi::{Request, Response};
 use tradeloop_core::{Apply, Command, Error, Reply};
 
-use crate::plugin::{Plugin, PluginError};
+use crate::plugin::{Plugin, PluginError, RankFn};
 use crate::settings::Settings;
 use crate::store::StateDir;
 
@@ -21,6 +21,8 @@ pub struct Runtime {
     /// Events journalled since the last checkpoint.
     since_checkpoint: u64,
     warnings: Vec<String>,
+    /// What the plugin's `rank` import runs; kept across plugin rebuilds.
+    ranker: Option<RankFn>,
 }
 
 /// Whether a command changes the engine (and so is journalled).
@@ -57,6 +59,7 @@ impl Runtime {
             settings,
             since_checkpoint: 0,
             warnings: Vec::new(),
+            ranker: None,
         };
         rt.recover()?;
         Ok(rt)
@@ -65,7 +68,15 @@ impl Runtime {
     /// Replaces the plugin (after a trap, or when it ran ahead of the journal) and recovers.
     fn rebuild(&mut self) -> anyhow::Result<()> {
         self.plugin = Plugin::embedded(self.settings.limits())?;
+        self.plugin.set_ranker(self.ranker.clone());
         self.recover()
+    }
+
+    /// Gives the engine a ranker for `Command::Rank` (see [`crate::ranker`]). Replaying the
+    /// journal never needs one: rankings are journalled with their scores.
+    pub fn set_ranker(&mut self, ranker: Option<RankFn>) {
+        self.plugin.set_ranker(ranker.clone());
+        self.ranker = ranker;
     }
 
     /// Loads the plugin's engine from the store: the newest valid checkpoint (or the
@@ -127,11 +138,12 @@ impl Runtime {
     /// returns `Ok`; a rejected one changes nothing. A plugin trap or limit is an error for
     /// this command: the engine is rebuilt from the store and the host carries on.
     pub fn execute(&mut self, command: Command, now: i64) -> Result<Reply, Error> {
-        let journal = changes_state(&command).then(|| postcard::to_allocvec(&command));
+        let journal = changes_state(&command).then(|| command.clone());
         match self.plugin.call(&Request::Apply { command, now }) {
             Ok(Response::Reply(reply)) => {
-                if let Some(bytes) = journal {
-                    let bytes = bytes.map_err(|e| Error::Host(e.to_string()))?;
+                if let Some(command) = journal {
+                    let bytes = postcard::to_allocvec(&command.journaled(&reply))
+                        .map_err(|e| Error::Host(e.to_string()))?;
                     if let Err(e) = self.store.append(now, &bytes) {
                         // The plugin moved on but the journal did not: go back to the
                         // journal's state, then report.

@@ -104,11 +104,11 @@ fn paper_continues_across_runs_and_is_deterministic() {
     assert!(o.status.success());
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(
-        v["journal"]["next_id"],
+        v["base"]["journal"]["next_id"],
         second["engine"]["opened"].as_u64().unwrap() + 1
     );
     assert!(
-        v["lifecycle"]["versions"]
+        v["base"]["lifecycle"]["versions"]
             .as_array()
             .is_some_and(|v| !v.is_empty())
     );

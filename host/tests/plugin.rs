@@ -836,13 +836,15 @@ fn missing_or_mistyped_exports_are_refused() {
             r#"(func (export "tl_result_len") (result i32) (i32.const 0))"#,
             r#"(func (export "tl_result_len") (result i64) (i64.const 0))"#,
         ),
+        // tl_abi_version traps.
         template.replace(
-            r#"(result i32) (i32.const 1))"#,
-            r#"(result i32) (i32.const 1) (unreachable))"#,
+            &format!(r#"(result i32) (i32.const {ABI_VERSION}))"#),
+            &format!(r#"(result i32) (i32.const {ABI_VERSION}) (unreachable))"#),
         ),
         "not a module".to_string(),
     ];
     for text in cases {
+        assert_ne!(text, template, "every case changes the template");
         let loaded = Plugin::from_bytes(text.as_bytes(), short());
         assert!(
             matches!(loaded, Err(PluginError::Abi(_) | PluginError::Trap(_))),
@@ -913,4 +915,96 @@ fn random_bytes_as_a_checkpoint_are_rejected_and_the_engine_kept() {
         before,
         "a rejected restore keeps the engine"
     );
+}
+
+/// A module that calls the `rank` imports with hostile arguments from `tl_call` and returns
+/// what they answered: `rank`'s length, `rank_result`'s code for a wrong length, then for
+/// the right length, then the answer bytes from offset 64.
+fn rank_prober(ptr: i64, len: i32, dim: i32) -> String {
+    format!(
+        r#"(module
+  (import "tradeloop_host" "rank" (func $rank (param i32 i32 i32) (result i32)))
+  (import "tradeloop_host" "rank_result" (func $result (param i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "tl_abi_version") (result i32) (i32.const {ABI_VERSION}))
+  (func (export "tl_alloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "tl_free") (param i32 i32))
+  (func (export "tl_call") (param i32 i32) (result i32)
+    (local $n i32)
+    (local.set $n (call $rank (i32.const {ptr}) (i32.const {len}) (i32.const {dim})))
+    (i32.store (i32.const 0) (local.get $n))
+    (i32.store (i32.const 4) (call $result (i32.const 64) (i32.add (local.get $n) (i32.const 1))))
+    (drop (call $rank (i32.const {ptr}) (i32.const {len}) (i32.const {dim})))
+    (i32.store (i32.const 8) (call $result (i32.const 64) (local.get $n)))
+    (i32.const 0))
+  (func (export "tl_result_ptr") (result i32) (i32.const 0))
+  (func (export "tl_result_len") (result i32) (i32.const 512)))"#
+    )
+}
+
+#[test]
+fn hostile_rank_calls_get_error_answers_and_never_reach_the_ranker() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&calls);
+    let ranker: tradeloop_host::plugin::RankFn = Arc::new(move |rows, dim| {
+        seen.fetch_add(1, Ordering::Relaxed);
+        Ok(tradeloop_core::ranking::RankOutput {
+            model: "probe@1".into(),
+            scores: vec![
+                tradeloop_core::ranking::RankScore {
+                    score: 0.0,
+                    class: None
+                };
+                rows.len() / dim
+            ],
+        })
+    });
+    // (ptr, len, dim, expected error text or None for a good call)
+    let cases: [(i64, i32, i32, Option<&str>); 5] = [
+        (0xFFFF_0000, 64, 4, Some("out of bounds")),
+        (2048, -1, 4, Some("out of bounds")),
+        (2048, 12, 4, Some("not whole rows")),
+        (2048, 16, 0, Some("not whole rows")),
+        (2048, 32, 4, None),
+    ];
+    for (ptr, len, dim, expected) in cases {
+        let wat = rank_prober(ptr, len, dim);
+        let mut p = Plugin::from_bytes(wat.as_bytes(), short()).unwrap();
+        p.set_ranker(Some(Arc::clone(&ranker)));
+        let before = calls.load(Ordering::Relaxed);
+        let (status, out) = p.call_raw(&[3]).unwrap();
+        assert_eq!(status, Status::Ok);
+        let word = |i: usize| i32::from_le_bytes(out[i..i + 4].try_into().unwrap());
+        let n = word(0);
+        assert!(n > 0, "an answer is always kept");
+        assert_eq!(word(4), 1, "a buffer of the wrong length is refused");
+        assert_eq!(word(8), 0, "the right length gets the answer");
+        let answer = abi::decode_rank_answer(&out[64..64 + n as usize]);
+        match expected {
+            Some(text) => {
+                let err = answer.unwrap_err().to_string();
+                assert!(err.contains(text), "{ptr} {len} {dim}: {err}");
+                assert_eq!(
+                    calls.load(Ordering::Relaxed),
+                    before,
+                    "the ranker was not called"
+                );
+            }
+            None => {
+                assert_eq!(answer.unwrap().scores.len(), 2);
+                assert_eq!(calls.load(Ordering::Relaxed), before + 2);
+            }
+        }
+    }
+    // Without a ranker the answer says so.
+    let mut p = Plugin::from_bytes(rank_prober(2048, 32, 4).as_bytes(), short()).unwrap();
+    let (_, out) = p.call_raw(&[3]).unwrap();
+    let n = i32::from_le_bytes(out[0..4].try_into().unwrap()) as usize;
+    let err = abi::decode_rank_answer(&out[64..64 + n])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no ranker model"), "{err}");
+    assert_fresh_embedded_works();
 }

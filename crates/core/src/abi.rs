@@ -16,9 +16,47 @@ use serde::{Deserialize, Serialize};
 use crate::command::{Command, Reply};
 use crate::config::EngineConfig;
 use crate::engine::Engine;
+use crate::error::Error;
+use crate::ranking::{NoRanker, RankOutput, Ranker};
 
-/// The ABI version this build speaks (the plugin's `tl_abi_version` export).
-pub const ABI_VERSION: u32 = 1;
+/// What the host's `rank` import answers, postcard-encoded: the ranker's output, or why it
+/// could not rank.
+pub type RankAnswer = Result<RankOutput, String>;
+
+/// The rows a plugin passes to the host's `rank` import: every `f32` little-endian, row
+/// after row.
+pub fn encode_rows(rows: &[f32]) -> Vec<u8> {
+    rows.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// Reads [`encode_rows`] bytes back; `None` unless they hold whole rows of `dim` (>= 1)
+/// values.
+pub fn decode_rows(bytes: &[u8], dim: usize) -> Option<Vec<f32>> {
+    if dim == 0 || bytes.is_empty() || !bytes.len().is_multiple_of(4 * dim) {
+        return None;
+    }
+    Some(
+        bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+    )
+}
+
+/// Decodes the bytes of a [`RankAnswer`] into the ranker's output or a typed error.
+pub fn decode_rank_answer(bytes: &[u8]) -> Result<RankOutput, Error> {
+    match postcard::from_bytes::<RankAnswer>(bytes) {
+        Ok(Ok(out)) => Ok(out),
+        Ok(Err(why)) => Err(Error::Ranker(why)),
+        Err(_) => Err(Error::Ranker(
+            "the host's rank answer does not decode".to_string(),
+        )),
+    }
+}
+
+/// The ABI version this build speaks (the plugin's `tl_abi_version` export). Version 2 added
+/// the `rank` / `rank_result` imports.
+pub const ABI_VERSION: u32 = 2;
 
 /// The name of the only import module a plugin may use.
 pub const IMPORT_MODULE: &str = "tradeloop_host";
@@ -93,6 +131,15 @@ impl Status {
 /// Handles one encoded request against `engine` (the plugin's state): the status and the
 /// result bytes. Never panics on any input; a failed request leaves `engine` unchanged.
 pub fn handle(engine: &mut Option<Engine>, request: &[u8]) -> (Status, Vec<u8>) {
+    handle_with(engine, request, &mut NoRanker)
+}
+
+/// [`handle`] with a ranker for `Command::Rank` (the plugin's is its host's `rank` import).
+pub fn handle_with(
+    engine: &mut Option<Engine>,
+    request: &[u8],
+    ranker: &mut dyn Ranker,
+) -> (Status, Vec<u8>) {
     if request.len() as u64 > u64::from(MAX_REQUEST) {
         return (Status::BadRequest, b"request too long".to_vec());
     }
@@ -124,7 +171,7 @@ pub fn handle(engine: &mut Option<Engine>, request: &[u8]) -> (Status, Vec<u8>) 
             let Some(e) = engine.as_mut() else {
                 return no_engine();
             };
-            match e.apply(command, now) {
+            match e.apply_with(command, now, ranker) {
                 Ok(reply) => Response::Reply(Box::new(reply)),
                 Err(e) => return rejected(e.to_string()),
             }

@@ -15,6 +15,7 @@ use crate::lifecycle::policy::LearnMode;
 use crate::lifecycle::registry::{AuditEntry, VersionKind};
 use crate::lifecycle::schedule::Job;
 use crate::lifecycle::{DriftReport, LearnReport, VersionInfo};
+use crate::ranking::{RankReport, RankRequest, Ranked};
 use crate::stats::TradeStats;
 
 /// Everything an engine can be asked to do. Apply with [`crate::Engine::apply`].
@@ -42,6 +43,24 @@ pub enum Command {
     SetExitMode(ExitMode),
     /// Read state (changes nothing).
     Query(Query),
+    /// Rank a universe with the ranker model and open a long trade for each of the top K
+    /// (see [`crate::ranking`]).
+    Rank(RankRequest),
+}
+
+impl Command {
+    /// The form of this command to journal once it returned `reply`: a `Rank` that asked
+    /// the ranker carries the scores it got, so replaying the journal needs no ranker and
+    /// gives the same state even if the model changed since. Every other command is
+    /// journalled as it is.
+    pub fn journaled(self, reply: &Reply) -> Command {
+        match (self, reply) {
+            (Command::Rank(r), Reply::Ranked(x)) if r.scored.is_none() => {
+                Command::Rank(r.resolved(x))
+            }
+            (c, _) => c,
+        }
+    }
 }
 
 /// Open a trade.
@@ -140,6 +159,8 @@ pub enum Query {
     Drift,
     /// The scheduled jobs due now.
     Due,
+    /// How the ranker's top K did against their universe.
+    Ranking,
 }
 
 /// The answer to a command.
@@ -183,6 +204,10 @@ pub enum Reply {
     Drift(DriftReport),
     /// Answer to `Query::Due`.
     Due(Vec<Job>),
+    /// Answer to `Rank`.
+    Ranked(Box<Ranked>),
+    /// Answer to `Query::Ranking`.
+    Ranking(Box<RankReport>),
 }
 
 /// A trade was opened.

@@ -14,6 +14,7 @@ use crate::journal::{CloseRecord, ExitPlan, Journal, Outcome, Side, TradeRecord,
 use crate::learners::{ExitLearner, ExitMode, ExitSuggestion, LevelLearner};
 use crate::lifecycle::policy::LearnMode;
 use crate::lifecycle::{Ctx, LearnReport, Lifecycle};
+use crate::ranking::{NoRanker, RankMonitor, RankRequest, Ranked, RankedBy, Ranker};
 use crate::replay::{Experience, OBSERVATION_BIT, ReplayBuffer};
 use crate::rng::SplitMix64;
 use crate::stats::TradeStats;
@@ -37,6 +38,7 @@ pub struct Engine {
     pub(crate) levels: LevelLearner,
     pub(crate) exits: ExitLearner,
     pub(crate) stats: TradeStats,
+    pub(crate) ranking: RankMonitor,
 }
 
 impl Engine {
@@ -54,14 +56,27 @@ impl Engine {
             levels: LevelLearner::new(),
             exits,
             stats: TradeStats::default(),
+            ranking: RankMonitor::default(),
             rng,
             config,
         })
     }
 
-    /// Applies one command at time `now` (ms since the Unix epoch).
+    /// Applies one command at time `now` (ms since the Unix epoch). A `Rank` without
+    /// recorded scores fails with [`Error::NoRanker`]: use [`Engine::apply_with`].
     pub fn apply(&mut self, command: Command, now: i64) -> Result<Reply, Error> {
+        self.apply_with(command, now, &mut NoRanker)
+    }
+
+    /// [`Engine::apply`] with a ranker for `Command::Rank`.
+    pub fn apply_with(
+        &mut self,
+        command: Command,
+        now: i64,
+        ranker: &mut dyn Ranker,
+    ) -> Result<Reply, Error> {
         match command {
+            Command::Rank(r) => self.rank(r, now, ranker),
             Command::Open(o) => self.open(o, now),
             Command::Close(c) => self.close(c, now),
             Command::Suggest(s) => {
@@ -185,6 +200,13 @@ impl Engine {
     }
 
     fn open(&mut self, o: OpenTrade, now: i64) -> Result<Reply, Error> {
+        self.check_open(&o)?;
+        self.journal.check_open()?;
+        Ok(Reply::Opened(self.open_checked(o, now, None)))
+    }
+
+    /// Everything `open` checks but the journal's room.
+    fn check_open(&self, o: &OpenTrade) -> Result<(), Error> {
         validate_symbol(&o.symbol)?;
         positive("price", o.price)?;
         positive("size", o.size)?;
@@ -205,8 +227,11 @@ impl Engine {
                 ));
             }
         }
-        self.journal.check_open()?;
-        // Validated: nothing below fails.
+        Ok(())
+    }
+
+    /// Opens a trade that passed `check_open` into a journal with room: nothing here fails.
+    fn open_checked(&mut self, o: OpenTrade, now: i64, ranked: Option<RankedBy>) -> Opened {
         let trade_id = self.journal.next_id();
         let (arm, model_version) = self.lifecycle.route(&self.config.lifecycle, trade_id);
         let signal = self.lifecycle.predict(model_version, &o.features);
@@ -242,15 +267,74 @@ impl Engine {
             exits,
             level,
             close: None,
+            ranked,
         });
-        Ok(Reply::Opened(Opened {
+        Opened {
             trade_id,
             signal,
             model_version,
             arm,
             exits,
             level_score: level.map(|l| l.1),
-        }))
+        }
+    }
+
+    /// `Command::Rank`: scores the candidates (recorded scores, or the ranker's), opens a
+    /// long trade for each of the top K without one, and updates the top-K monitor.
+    fn rank(&mut self, r: RankRequest, now: i64, ranker: &mut dyn Ranker) -> Result<Reply, Error> {
+        r.validate(self.config.features)?;
+        let out = match &r.scored {
+            Some(s) => s.clone(),
+            None => {
+                let out = ranker.rank(&r.rows(), self.config.features as usize)?;
+                out.validate(r.candidates.len())?;
+                out
+            }
+        };
+        // Validated: nothing below fails.
+        let order = crate::ranking::order(&out.scores);
+        let picks: Vec<u32> = order[..r.k as usize].iter().map(|&i| i as u32).collect();
+        let of = r.candidates.len() as u32;
+        let mut opened = Vec::new();
+        for (place, &i) in picks.iter().enumerate() {
+            let c = &r.candidates[i as usize];
+            if self.journal.free_slots() == 0 || self.journal.has_open(&c.symbol) {
+                continue;
+            }
+            let s = out.scores[i as usize];
+            let ranked = RankedBy {
+                model: out.model.clone(),
+                score: s.score,
+                class: s.class,
+                rank: place as u32 + 1,
+                of,
+            };
+            let open = OpenTrade {
+                symbol: c.symbol.clone(),
+                side: Side::Long,
+                price: c.price,
+                size: r.size,
+                features: c.features.clone(),
+                level: None,
+                exits: None,
+            };
+            opened.push((i, self.open_checked(open, now, Some(ranked))));
+        }
+        let picked = |i: usize| picks.contains(&(i as u32));
+        self.ranking.record(
+            now,
+            &out.model,
+            r.candidates
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.symbol.clone(), c.price, out.scores[i].score, picked(i))),
+        );
+        Ok(Reply::Ranked(Box::new(Ranked {
+            model: out.model,
+            scores: out.scores,
+            picks,
+            opened,
+        })))
     }
 
     fn close(&mut self, c: CloseTrade, now: i64) -> Result<Reply, Error> {
@@ -417,6 +501,7 @@ impl Engine {
             Query::Ab => Reply::Ab(self.lifecycle.ab_report(lc)),
             Query::Drift => Reply::Drift(self.lifecycle.drift_report(lc)),
             Query::Due => Reply::Due(self.lifecycle.due(lc, now)),
+            Query::Ranking => Reply::Ranking(Box::new(self.ranking.report())),
         })
     }
 

@@ -76,6 +76,14 @@ pub enum Error {
     /// A host running the engine elsewhere (the wasm plugin) failed or reported an error it
     /// could not type: a trap, a limit, a journal write. The text says what.
     Host(alloc::string::String),
+    /// A ranking that is not possible (see [`crate::ranking::RankRequest`]); the text says
+    /// why.
+    InvalidRanking(&'static str),
+    /// A ranking asked the engine's ranker for scores, but no ranker is attached (the host
+    /// was started without a model).
+    NoRanker,
+    /// The ranker failed; the text says why.
+    Ranker(alloc::string::String),
 }
 
 /// Why checkpoint bytes were rejected.
@@ -157,6 +165,11 @@ impl fmt::Display for Error {
             Error::UnknownVersion(id) => write!(f, "no retained model version has id {id}"),
             Error::NoPreviousVersion => f.write_str("there is no earlier champion to roll back to"),
             Error::Host(why) => f.write_str(why),
+            Error::InvalidRanking(why) => write!(f, "invalid ranking: {why}"),
+            Error::NoRanker => f.write_str(
+                "no ranker model is loaded: start the host with a model to rank candidates",
+            ),
+            Error::Ranker(why) => write!(f, "ranker failed: {why}"),
         }
     }
 }

@@ -192,6 +192,8 @@ pub struct TradeRecord {
     pub level: Option<(LevelInput, f32)>,
     /// Filled in by `close`.
     pub close: Option<CloseRecord>,
+    /// How a ranker picked it, if it was opened by `Rank`.
+    pub ranked: Option<crate::ranking::RankedBy>,
 }
 
 /// Journal configuration.
@@ -294,6 +296,30 @@ impl Journal {
             self.open.len() < self.config.max_open as usize,
             "journal.max_open trades are already open",
         )
+    }
+
+    /// How many more trades may be opened now.
+    pub(crate) fn free_slots(&self) -> usize {
+        (self.config.max_open as usize).saturating_sub(self.open.len())
+    }
+
+    /// Whether a trade in `symbol` is open.
+    pub(crate) fn has_open(&self, symbol: &str) -> bool {
+        self.open.values().any(|t| t.symbol == symbol)
+    }
+
+    /// Attaches ranking information to a kept trade (checkpoint loading); `false` if no trade
+    /// `id` is kept.
+    pub(crate) fn set_ranked(&mut self, id: u64, ranked: crate::ranking::RankedBy) -> bool {
+        let t = match self.open.get_mut(&id) {
+            Some(t) => t,
+            None => match self.closed.iter_mut().find(|t| t.id == id) {
+                Some(t) => t,
+                None => return false,
+            },
+        };
+        t.ranked = Some(ranked);
+        true
     }
 
     /// Records an open trade; `record.id` must be `next_id()`.

@@ -49,6 +49,7 @@ pub mod lifecycle;
 pub mod market;
 pub mod nn;
 pub mod paper;
+pub mod ranking;
 pub mod replay;
 pub mod rng;
 pub mod stats;

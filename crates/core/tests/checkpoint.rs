@@ -223,6 +223,8 @@ struct Golden {
     seed: u64,
     commands: usize,
     features: usize,
+    /// Rankings (`Command::Rank`) after the commands (schema 3 on).
+    rankings: usize,
 }
 
 const GOLDEN: &[Golden] = &[
@@ -232,6 +234,7 @@ const GOLDEN: &[Golden] = &[
         seed: 42,
         commands: 250,
         features: 8,
+        rankings: 0,
     },
     Golden {
         file: "v1/default.ckpt",
@@ -239,6 +242,7 @@ const GOLDEN: &[Golden] = &[
         seed: 7,
         commands: 120,
         features: 32,
+        rankings: 0,
     },
     Golden {
         file: "v2/small.ckpt",
@@ -246,6 +250,7 @@ const GOLDEN: &[Golden] = &[
         seed: 42,
         commands: 400,
         features: 8,
+        rankings: 0,
     },
     Golden {
         file: "v2/default.ckpt",
@@ -253,6 +258,23 @@ const GOLDEN: &[Golden] = &[
         seed: 7,
         commands: 200,
         features: 32,
+        rankings: 0,
+    },
+    Golden {
+        file: "v3/small.ckpt",
+        config: small_config,
+        seed: 42,
+        commands: 400,
+        features: 8,
+        rankings: 30,
+    },
+    Golden {
+        file: "v3/default.ckpt",
+        config: EngineConfig::default,
+        seed: 7,
+        commands: 200,
+        features: 32,
+        rankings: 12,
     },
 ];
 
@@ -263,6 +285,7 @@ fn golden_checkpoints_keep_loading() {
         if bless() && !path.exists() {
             let mut e = Engine::new((g.config)(), g.seed, 0).unwrap();
             run(&mut e, &stream(g.seed, g.commands, g.features));
+            common::rank_rounds(&mut e, g.seed, g.rankings, g.features);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(&path, e.snapshot()).unwrap();
         }
@@ -284,6 +307,7 @@ fn golden_checkpoints_keep_loading() {
         };
         assert_eq!(s.opened + 1, e.journal().next_id());
         run(&mut e, &stream(g.seed + 1, 50, g.features));
+        common::rank_rounds(&mut e, g.seed + 1, 3, g.features);
     }
 }
 
@@ -293,9 +317,10 @@ fn small_golden_has_the_recorded_contents() {
     // meaning of the bytes, not just that they decode.
     let e = Engine::restore(&std::fs::read(fixture("v1/small.ckpt")).unwrap()).unwrap();
     let dto = checkpoint::decode(&std::fs::read(fixture("v1/small.ckpt")).unwrap()).unwrap();
-    assert_eq!(dto.journal.next_id, e.journal().next_id());
-    assert_eq!(dto.replay.ids.0.len(), e.replay().len());
-    assert_eq!(dto.stats.closed, e.stats().closed);
+    assert_eq!(dto.base.journal.next_id, e.journal().next_id());
+    assert_eq!(dto.base.replay.ids.0.len(), e.replay().len());
+    assert_eq!(dto.base.stats.closed, e.stats().closed);
+    assert!(dto.ranking.trades.is_empty() && dto.ranking.monitor.rankings == 0);
     let facts = format!(
         "next_id={} replay={} closed={} outcomes={:?} signal_version={} level_adjustments={} exit_trainings={}",
         e.journal().next_id(),
@@ -328,7 +353,7 @@ fn a_schema_1_signal_model_becomes_the_imported_champion() {
         champion.predictor.net().is_some(),
         "the schema-1 network is kept"
     );
-    assert_eq!(dto.lifecycle.champion, champion.id);
+    assert_eq!(dto.base.lifecycle.champion, champion.id);
     // Every trade in the journal was decided by the imported version.
     assert!(
         e.journal()
@@ -337,9 +362,9 @@ fn a_schema_1_signal_model_becomes_the_imported_champion() {
     );
     // Nothing counts as new: the upgraded engine does not retrain on its first close.
     assert_eq!(e.lifecycle().new_samples(e.replay()), 0);
-    // Saved again, it is a schema-2 file that round-trips.
+    // Saved again, it is a file of the current schema that round-trips.
     let again = e.snapshot();
-    assert_eq!(checkpoint::open(&again).unwrap().0.schema, 2);
+    assert_eq!(checkpoint::open(&again).unwrap().0.schema, SCHEMA);
     assert_eq!(Engine::restore(&again).unwrap(), e);
 }
 
@@ -369,4 +394,25 @@ fn small_v2_golden_has_the_recorded_contents() {
     }
     let expected = std::fs::read_to_string(&path).unwrap();
     assert_eq!(facts, expected.trim());
+}
+
+#[test]
+fn v3_golden_keeps_its_ranked_trades_and_monitor() {
+    let bytes = std::fs::read(fixture("v3/small.ckpt")).unwrap();
+    let dto = checkpoint::decode(&bytes).unwrap();
+    let e = Engine::restore(&bytes).unwrap();
+    assert!(!dto.ranking.trades.is_empty());
+    for (id, by) in &dto.ranking.trades {
+        let t = e.journal().get(*id).expect("a ranked trade is kept");
+        assert_eq!(t.ranked.as_ref(), Some(by.as_ref()));
+        assert_eq!(by.model, "test-ranker@0123456789ab");
+        assert!(by.rank >= 1 && by.rank <= 2 && by.of == 5);
+    }
+    let m = &dto.ranking.monitor;
+    assert_eq!(m.rankings, 30);
+    assert_eq!(
+        m.periods, 29,
+        "every ranking after the first scores the one before"
+    );
+    assert!(m.last.as_ref().is_some_and(|l| l.entries.len() == 5));
 }

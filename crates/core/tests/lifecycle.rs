@@ -276,10 +276,10 @@ fn a_nan_run_is_rejected_and_the_champion_untouched() {
     // Same engine state, an absurd optimiser: SGD at learning rate 10, momentum 0.99.
     let mut bytes = e.snapshot();
     let mut wild = tradeloop_core::checkpoint::decode(&bytes).unwrap();
-    wild.config.signal.optimizer.lr = 10.0;
-    wild.config.signal.optimizer.kind =
+    wild.base.config.signal.optimizer.lr = 10.0;
+    wild.base.config.signal.optimizer.kind =
         tradeloop_core::checkpoint::v1::OptimKindV1::Sgd { momentum: 0.99 };
-    wild.config.signal.optimizer.clip_norm = 0.0;
+    wild.base.config.signal.optimizer.clip_norm = 0.0;
     bytes = tradeloop_core::checkpoint::seal(
         tradeloop_core::checkpoint::SCHEMA,
         &postcard_bytes(&wild),
@@ -376,7 +376,7 @@ fn a_challenger_gets_its_share_of_trades_and_a_report() {
     });
     // Tighten the gate afterwards through a checkpoint round trip of the config.
     let mut dto = tradeloop_core::checkpoint::decode(&e.snapshot()).unwrap();
-    dto.config.lifecycle = c.lifecycle.clone();
+    dto.base.config.lifecycle = c.lifecycle.clone();
     e = Engine::restore(&tradeloop_core::checkpoint::seal(
         tradeloop_core::checkpoint::SCHEMA,
         &postcard_bytes(&dto),

@@ -11,9 +11,16 @@
 //! | `tl_call` | `(ptr: i32, len: i32) -> i32` | handles the postcard `Request` in that buffer; returns a `Status` |
 //! | `tl_result_ptr`, `tl_result_len` | `() -> i32` | the last call's result bytes (valid until the next call) |
 //!
-//! The only import is `tradeloop_host.log(level: i32, ptr: i32, len: i32)`, called with a
-//! UTF-8 message when a request fails. All logic is [`tradeloop_core::abi::handle`]; this
-//! crate only moves bytes across the boundary.
+//! Imports, all from module `tradeloop_host`:
+//!
+//! | import | signature | does |
+//! |---|---|---|
+//! | `log` | `(level: i32, ptr: i32, len: i32)` | a UTF-8 message, sent when a request fails |
+//! | `rank` | `(ptr: i32, len: i32, dim: i32) -> i32` | scores the f32 LE rows in that buffer; the length of the answer the host now holds (< 0: none) |
+//! | `rank_result` | `(ptr: i32, len: i32) -> i32` | copies that answer (a postcard `RankAnswer`) into our buffer; 0 on success |
+//!
+//! All logic is [`tradeloop_core::abi::handle_with`]; this crate only moves bytes across the
+//! boundary.
 
 // The one crate allowed `unsafe`: exporting unmangled functions and reading the host's
 // bytes from raw linear-memory addresses is what a raw ABI is. Each use has a SAFETY note.
@@ -21,8 +28,9 @@
 
 use std::cell::RefCell;
 
-use tradeloop_core::Engine;
 use tradeloop_core::abi::{self, ABI_VERSION, MAX_REQUEST, Status};
+use tradeloop_core::ranking::{RankOutput, Ranker};
+use tradeloop_core::{Engine, Error};
 
 thread_local! {
     /// The engine (none until `Create` or `Restore`) and the last result.
@@ -34,6 +42,47 @@ mod host {
     #[link(wasm_import_module = "tradeloop_host")]
     unsafe extern "C" {
         pub(super) fn log(level: i32, ptr: i32, len: i32);
+        pub(super) fn rank(ptr: i32, len: i32, dim: i32) -> i32;
+        pub(super) fn rank_result(ptr: i32, len: i32) -> i32;
+    }
+}
+
+/// Calls the host's `rank` import on encoded rows and fetches its answer bytes.
+#[cfg(target_arch = "wasm32")]
+fn host_rank(bytes: &[u8], len: i32, dim: i32) -> Result<Vec<u8>, Error> {
+    // SAFETY: the host reads `len` bytes at a live buffer of ours, and only reads.
+    let n = unsafe { host::rank(bytes.as_ptr() as i32, len, dim) };
+    let Ok(n) = usize::try_from(n) else {
+        return Err(Error::Ranker("the host has no rank answer".into()));
+    };
+    let mut answer = vec![0u8; n];
+    // SAFETY: the host writes at most `n` bytes into this live buffer of `n` bytes.
+    if unsafe { host::rank_result(answer.as_mut_ptr() as i32, n as i32) } != 0 {
+        return Err(Error::Ranker(
+            "the host could not copy its rank answer".into(),
+        ));
+    }
+    Ok(answer)
+}
+
+/// Natively (tests of this crate) there is no host to rank with.
+#[cfg(not(target_arch = "wasm32"))]
+fn host_rank(_bytes: &[u8], _len: i32, _dim: i32) -> Result<Vec<u8>, Error> {
+    Err(Error::NoRanker)
+}
+
+/// The engine's ranker: the host's `rank` import (ONNX inference in the host). The host
+/// answers with the length of a postcard `RankAnswer` it holds, which `rank_result` copies
+/// into a buffer of ours.
+struct HostRanker;
+
+impl Ranker for HostRanker {
+    fn rank(&mut self, rows: &[f32], dim: usize) -> Result<RankOutput, Error> {
+        let bytes = abi::encode_rows(rows);
+        let (Ok(len), Ok(dim)) = (i32::try_from(bytes.len()), i32::try_from(dim)) else {
+            return Err(Error::Ranker("too many rows to rank".into()));
+        };
+        abi::decode_rank_answer(&host_rank(&bytes, len, dim)?)
     }
 }
 
@@ -102,7 +151,8 @@ pub unsafe extern "C" fn tl_call(ptr: i32, len: i32) -> i32 {
         // SAFETY: by the contract above the host wrote `len` bytes at `ptr`.
         unsafe { std::slice::from_raw_parts(ptr as usize as *const u8, len as usize) }
     };
-    let (status, out) = STATE.with_borrow_mut(|(engine, _)| abi::handle(engine, request));
+    let (status, out) =
+        STATE.with_borrow_mut(|(engine, _)| abi::handle_with(engine, request, &mut HostRanker));
     finish(status, out)
 }
 

@@ -6,7 +6,7 @@
 //!      0    8  magic "TRADLOOP"
 //!      8    8  checksum: XXH64 (seed 0) of every byte from offset 16 to the end, u64 LE
 //!     16    2  envelope format version, u16 LE (this layout: 1)
-//!     18    2  payload schema version, u16 LE (1 or 2; see `v2::SCHEMA`)
+//!     18    2  payload schema version, u16 LE (1 to 3; see `v3::SCHEMA`)
 //!     20    4  flags, u32 LE (none defined: must be 0)
 //!     24    8  payload length in bytes, u64 LE
 //!     32    n  payload: postcard encoding of the schema's `EngineV*` type
@@ -21,6 +21,7 @@
 mod arrays;
 pub mod v1;
 pub mod v2;
+pub mod v3;
 mod xxh64;
 
 use alloc::vec::Vec;
@@ -39,7 +40,7 @@ pub const HEADER_LEN: usize = 32;
 /// Envelope layout version written and read by this build.
 pub const FORMAT: u16 = 1;
 /// Newest payload schema this build writes and reads.
-pub const SCHEMA: u16 = v2::SCHEMA;
+pub const SCHEMA: u16 = v3::SCHEMA;
 
 /// The fixed-size header of a checkpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,12 +148,17 @@ pub fn open(bytes: &[u8]) -> Result<(Header, &[u8]), CheckpointError> {
 }
 
 /// Decodes a checkpoint's payload into its persisted form, upgraded to the current schema
-/// (a schema-1 payload through [`v2::upgrade`]). This is what `tradeloop inspect` prints.
-pub fn decode(bytes: &[u8]) -> Result<v2::EngineV2<'static>, CheckpointError> {
+/// (schema 1 through [`v2::upgrade`], then schema 2 through [`v3::upgrade`]). This is what
+/// `tradeloop inspect` prints.
+pub fn decode(bytes: &[u8]) -> Result<v3::EngineV3<'static>, CheckpointError> {
     let (header, payload) = open(bytes)?;
     match header.schema {
-        1 => v2::upgrade(take::<v1::EngineV1<'static>>(payload)?).map_err(CheckpointError::Invalid),
-        _ => take::<v2::EngineV2<'static>>(payload),
+        1 => Ok(v3::upgrade(
+            v2::upgrade(take::<v1::EngineV1<'static>>(payload)?)
+                .map_err(CheckpointError::Invalid)?,
+        )),
+        2 => Ok(v3::upgrade(take::<v2::EngineV2<'static>>(payload)?)),
+        _ => take::<v3::EngineV3<'static>>(payload),
     }
 }
 
@@ -168,7 +174,7 @@ fn take<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, CheckpointE
 }
 
 pub(crate) fn write(engine: &Engine, out: &mut Vec<u8>) {
-    let dto = v2::EngineV2::from_engine(engine);
+    let dto = v3::EngineV3::from_engine(engine);
     let mut buf = core::mem::take(out);
     buf.clear();
     buf.reserve(HEADER_LEN + size_hint(engine));
@@ -179,7 +185,7 @@ pub(crate) fn write(engine: &Engine, out: &mut Vec<u8>) {
     if buf.len() < HEADER_LEN {
         buf.resize(HEADER_LEN, 0);
     }
-    finish(&mut buf, v2::SCHEMA);
+    finish(&mut buf, v3::SCHEMA);
     *out = buf;
 }
 

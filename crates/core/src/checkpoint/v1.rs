@@ -632,5 +632,6 @@ pub(super) fn trade_from(t: TradeV1<'_>, open_dim: Option<usize>) -> Res<TradeRe
             pnl_pct: c.pnl_pct,
             outcome: c.outcome.into(),
         }),
+        ranked: None,
     })
 }

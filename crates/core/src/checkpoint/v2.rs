@@ -439,6 +439,7 @@ impl EngineV2<'_> {
             levels,
             exits,
             stats,
+            ranking: crate::ranking::RankMonitor::default(),
         })
     }
 }

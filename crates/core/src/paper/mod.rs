@@ -9,6 +9,8 @@
 //! fill at the bar's open. Every entry and exit goes through [`Engine::apply`], so everything
 //! is journalled and learned from, and the same candles give the same engine state anywhere.
 
+pub mod topk;
+
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;

@@ -7,7 +7,7 @@ use tradeloop_core::lifecycle::policy::LearnMode;
 use tradeloop_core::replay::{ReplayConfig, ReplayMode};
 use tradeloop_core::rng::SplitMix64;
 use tradeloop_core::{
-    CloseTrade, Command, Engine, EngineConfig, ExitMode, LearnRequest, OpenTrade, Query,
+    CloseTrade, Command, Engine, EngineConfig, ExitMode, LearnRequest, OpenTrade, Query, Reply,
     SuggestRequest,
 };
 
@@ -165,6 +165,56 @@ pub(crate) fn stream(seed: u64, n: usize, features: usize) -> Vec<(Command, i64)
 pub(crate) fn run(engine: &mut Engine, cmds: &[(Command, i64)]) {
     for (c, t) in cmds {
         let _ = engine.apply(c.clone(), *t);
+    }
+}
+
+/// `rounds` rankings of a five-symbol universe (k = 2, scores recorded in the command, as a
+/// host journals them), closing the trades of the previous round first.
+pub(crate) fn rank_rounds(engine: &mut Engine, seed: u64, rounds: usize, features: usize) {
+    use tradeloop_core::ranking::{Candidate, RankOutput, RankRequest, RankScore};
+    let mut r = SplitMix64::new(seed ^ 0x005E_ED0F_4A4C);
+    let mut t = 1_800_000_000_000i64;
+    let mut opened: Vec<u64> = Vec::new();
+    for _ in 0..rounds {
+        t += 3_600_000;
+        for id in opened.drain(..) {
+            let price = 100.0 * (1.0 + 0.05 * r.normal());
+            let _ = engine.apply(
+                Command::Close(CloseTrade {
+                    trade_id: id,
+                    price,
+                    reason: ExitReason::Timeout,
+                }),
+                t,
+            );
+        }
+        let candidates: Vec<Candidate> = ["AAA", "BBB", "CCC", "DDD", "EEE"]
+            .iter()
+            .map(|s| Candidate {
+                symbol: (*s).into(),
+                price: 100.0 * (1.0 + 0.05 * r.normal()),
+                features: (0..features).map(|_| r.normal() as f32).collect(),
+            })
+            .collect();
+        let scores = candidates
+            .iter()
+            .map(|_| RankScore {
+                score: r.normal() as f32,
+                class: tradeloop_core::Outcome::from_index(r.below(3) as u8),
+            })
+            .collect();
+        let request = RankRequest {
+            candidates,
+            k: 2,
+            size: 1.0,
+            scored: Some(RankOutput {
+                model: "test-ranker@0123456789ab".into(),
+                scores,
+            }),
+        };
+        if let Ok(Reply::Ranked(x)) = engine.apply(Command::Rank(request), t) {
+            opened.extend(x.opened.iter().map(|(_, o)| o.trade_id));
+        }
     }
 }
 
