@@ -27,9 +27,11 @@ cargo run -q -p tradeloop-host -- --state "$state" paper
 cargo run -q -p tradeloop-host -- --state "$state" summary
 rm -rf "$(dirname "$state")"
 
-step "the ranker: tradeloop paper on the bundled universe (SPY, EURUSD, XAUUSD), top K by the ONNX model"
+step "the ranker: tradeloop paper on the bundled universe (SPY, EURUSD, XAUUSD), top K by the ONNX model, then a report"
 work="$(mktemp -d)"
 cargo run -q -p tradeloop-host -- --state "$work/state" paper --universe
+cargo run -q -p tradeloop-host -- --state "$work/state" report --out "$work/report"
+ls -l "$work/report"
 rm -rf "$work"
 
 step "the same core tests compiled to WebAssembly (SIMD128), run in node's V8"

@@ -8,9 +8,11 @@
 //! - [`runtime`]: the two together: journal before acknowledging, checkpoints, recovery.
 //! - [`settings`]: the `--config` file.
 //! - [`universe`]: paper trading several series with the ranker (top K).
+//! - [`report`]: `tradeloop report`, Markdown and SVG charts of what an engine learned.
 
 pub mod plugin;
 pub mod ranker;
+pub mod report;
 pub mod runtime;
 pub mod settings;
 pub mod store;

@@ -141,6 +141,12 @@ enum Cmd {
     },
     /// Write a checkpoint now.
     Checkpoint,
+    /// Write a Markdown report with SVG charts of what the engine learned.
+    Report {
+        /// Output directory (default: `<state>-report` next to the state directory).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Print every setting with its default value (TOML, for --config).
     Defaults,
 }
@@ -542,6 +548,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             out(json, &serde_json::json!({ "champion": c }), || {
                 format!("rolled back: version {c} is live")
+            })?;
+        }
+        Cmd::Report { out: dir } => {
+            let w = tradeloop_host::report::write_report(&cli.state, dir.as_deref(), now_ms())?;
+            out(json, &w, || {
+                format!("report written to {}", w.markdown.display())
             })?;
         }
         Cmd::Checkpoint => {
