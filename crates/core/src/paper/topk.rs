@@ -231,8 +231,8 @@ impl TopKTrader {
         }
         // Rank only when the whole universe has a bar now and warm features, so every
         // ranking compares the same symbols; count those steps.
-        let complete = bars.len() == self.symbols.len()
-            && self.symbols.iter().all(|s| s.latest.is_some());
+        let complete =
+            bars.len() == self.symbols.len() && self.symbols.iter().all(|s| s.latest.is_some());
         if !complete {
             return Ok(events);
         }
