@@ -44,7 +44,9 @@ pub fn rank_fn(ranker: Arc<Ranker>) -> RankFn {
 
 /// Runs `ranker` on `rows` and pairs scores with classes.
 pub fn score(ranker: &Ranker, rows: &[f32]) -> Result<RankOutput, tradeloop_ranker::RankerError> {
-    let s = ranker.rank(rows)?;
+    let s = ranker.rank(rows);
+    clear_upper_vector_state();
+    let s = s?;
     let class = |i: usize| s.class.as_ref().and_then(|c| Outcome::from_index(c[i]));
     Ok(RankOutput {
         model: ranker.version(),
@@ -58,6 +60,23 @@ pub fn score(ranker: &Ranker, rows: &[f32]) -> Result<RankOutput, tradeloop_rank
             })
             .collect(),
     })
+}
+
+/// tract's AVX kernels can return with the upper halves of the vector registers in use. On
+/// Intel CPUs every legacy-SSE instruction executed after that (wasmtime's code for the
+/// plugin uses them) pays a false dependency on those halves: plugin training after a
+/// ranking ran about 50 times slower on this project's CI machine until something cleared
+/// them. `vzeroupper` clears them; it changes no value anyone reads.
+fn clear_upper_vector_state() {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx") {
+        // SAFETY: `vzeroupper` needs AVX, checked just above; it only zeroes bits 128 and
+        // up of the vector registers, which no live Rust value holds across this call.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::arch::x86_64::_mm256_zeroupper();
+        }
+    }
 }
 
 /// Feature rows read from a CSV for `tradeloop rank`: one row per line, either `F` numbers
