@@ -1,4 +1,4 @@
-//! `cargo bench -p tradeloop-bench [-- --peers] [--quick] [--only W1,W2,W5,W6]`
+//! `cargo bench -p tradeloop-bench [-- --peers] [--quick] [--only W1,W2,W3,W5,W6]`
 //!
 //! Prints one line per figure, `<workload> <runtime> [<what>] <value> <unit>`, e.g.
 //! `W1 native 258000 steps/s`, then `<workload> ratio ...` lines against the peers measured
@@ -11,6 +11,7 @@ use std::path::Path;
 use tradeloop_bench::data;
 use tradeloop_bench::gate::Gate;
 use tradeloop_bench::peers::{Anchors, PeerFigure};
+use tradeloop_bench::w3::{self, W3Sizes};
 use tradeloop_bench::w6::{self, W6Result, W6Sizes};
 use tradeloop_bench::workloads::{self, Sizes, W5State};
 use tradeloop_core::nn::Backend;
@@ -35,7 +36,7 @@ fn main() {
         .position(|a| a == "--only")
         .and_then(|i| args.get(i + 1))
         .map(|s| s.split(',').map(str::to_uppercase).collect())
-        .unwrap_or_else(|| vec!["W1".into(), "W2".into(), "W5".into(), "W6".into()]);
+        .unwrap_or_else(|| ["W1", "W2", "W3", "W5", "W6"].map(String::from).to_vec());
     let wants = |w: &str| only.iter().any(|o| o == w);
     let sizes = if quick { Sizes::QUICK } else { Sizes::SPEC };
     // A smoke run checks the harness, not the machine: it does not wait for a quiet CPU.
@@ -113,6 +114,34 @@ fn main() {
             }
         }
     }
+    if wants("W3") {
+        let sizes = if quick { W3Sizes::QUICK } else { W3Sizes::SPEC };
+        match w3::run(&w3::model_path(), sizes, wait_s) {
+            Ok((ranker, figures)) => {
+                for f in &figures {
+                    // The peers' figure names: W3 ranker inference N=1 / N=256.
+                    let what = if f.n == 1 { "n1" } else { "n256" };
+                    println!("W3 tract {what} {:.2} us/call", f.us_per_call);
+                    println!(
+                        "# W3 tract {what}: {}, {} calls x {} reps {:?} us/call, {:.0} rows/s, score[0]={:.6}, sum(score)={:.5}, {}",
+                        ranker.version(),
+                        f.calls,
+                        f.reps.len(),
+                        f.reps
+                            .iter()
+                            .map(|r| (r * 100.0).round() / 100.0)
+                            .collect::<Vec<_>>(),
+                        f.rows_per_s(),
+                        f.score0,
+                        f.score_sum,
+                        f.gate
+                    );
+                    ours.push(("W3", "tract".into(), f.us_per_call, what));
+                }
+            }
+            Err(e) => println!("# W3 failed: {e}"),
+        }
+    }
     if wants("W5") {
         for state in [W5State::Spec, W5State::Full] {
             let name = if state == W5State::Spec {
@@ -183,8 +212,12 @@ fn main() {
             return;
         }
     };
-    let figures: Vec<PeerFigure> = anchors
-        .run_all(sizes.reps)
+    let run = anchors.run_all(sizes.reps, wants);
+    for why in &run.not_run {
+        println!("# peer not run: {why}");
+    }
+    let figures: Vec<PeerFigure> = run
+        .figures
         .into_iter()
         .filter(|f| wants(f.workload))
         .collect();
@@ -195,6 +228,8 @@ fn main() {
             format!("{} ", f.what)
         };
         println!("{} {} {what}{} {}", f.workload, f.peer, f.value, f.unit);
+        let name = format!("{} {} {what}", f.workload, f.peer);
+        println!("# {}: {}", name.trim_end(), f.context);
     }
     for (w, name, value, what) in &ours {
         for f in figures

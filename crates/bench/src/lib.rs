@@ -5,5 +5,6 @@
 pub mod data;
 pub mod gate;
 pub mod peers;
+pub mod w3;
 pub mod w6;
 pub mod workloads;
