@@ -323,6 +323,24 @@ fn graph_naming_a_missing_tensor_is_a_model_error_not_a_panic() {
 }
 
 #[test]
+fn weights_in_external_files_are_refused() {
+    // The SHA-256 of the model bytes must cover every weight.
+    let r = load_edited(|g| {
+        let w = &mut g.initializer[0];
+        w.raw_data.clear();
+        w.data_location = Some(pb::tensor_proto::DataLocation::External as i32);
+        w.external_data = vec![pb::StringStringEntryProto {
+            key: "location".into(),
+            value: "w3_mlp.onnx".into(),
+        }];
+    });
+    match r {
+        Err(RankerError::Model(m)) => assert!(m.contains("external data"), "{m}"),
+        other => panic!("expected a Model error, got {other:?}"),
+    }
+}
+
+#[test]
 fn score_of_the_wrong_shape_is_rejected() {
     // Drop the last Gemm: `score` is then the 128-wide hidden layer.
     let e = mismatch(load_edited(|g| {
