@@ -22,7 +22,9 @@ use crate::error::{Error, check};
 use crate::journal::{ExitReason, LevelInput, LevelKind, Outcome, Side};
 use crate::learners::{ExitTrainReport, LevelAdjustment};
 use crate::lifecycle::LearnReport;
-use crate::market::{Candle, FeatureExtractor, Level, LevelDetector, LevelDetectorConfig};
+use crate::market::{
+    Candle, FEATURES, FeatureExtractor, Level, LevelDetector, LevelDetectorConfig,
+};
 
 /// Paper-trading rule configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -80,8 +82,8 @@ impl PaperConfig {
     }
 }
 
-/// What a bar did.
-#[derive(Debug, Clone, PartialEq)]
+/// What a bar did. Serialized externally tagged (`{"Opened": {...}}`) for the JS binding.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum PaperEvent {
     /// A trade was opened at the bar's close.
     Opened {
@@ -121,7 +123,7 @@ pub enum PaperEvent {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 struct Position {
     trade_id: u64,
     side: Side,
@@ -131,7 +133,12 @@ struct Position {
 }
 
 /// The rule strategy's state: features, levels and the open position.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// The whole state is serde-serializable with a validating deserializer, and
+/// [`PaperTrader::snapshot`] / [`PaperTrader::restore`] turn it into bytes, so a trader can
+/// be checkpointed beside its engine and continue bit-identically.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "PaperTraderState")]
 pub struct PaperTrader {
     config: PaperConfig,
     features: FeatureExtractor,
@@ -139,7 +146,65 @@ pub struct PaperTrader {
     position: Option<Position>,
     /// `(features, journal.max_open)` of the engine, read once with `Query::Config`.
     engine_limits: Option<(u32, u32)>,
+    /// The 32 features of the last bar, once warm.
+    last_features: Option<[f32; FEATURES]>,
 }
+
+/// Unvalidated mirror of [`PaperTrader`] for deserialization.
+#[derive(Deserialize)]
+struct PaperTraderState {
+    config: PaperConfig,
+    features: FeatureExtractor,
+    levels: LevelDetector,
+    position: Option<Position>,
+    engine_limits: Option<(u32, u32)>,
+    last_features: Option<[f32; FEATURES]>,
+}
+
+impl TryFrom<PaperTraderState> for PaperTrader {
+    type Error = &'static str;
+
+    fn try_from(s: PaperTraderState) -> Result<Self, Self::Error> {
+        s.config
+            .validate()
+            .map_err(|_| "paper trader state: invalid configuration")?;
+        if *s.levels.config() != s.config.levels {
+            return Err("paper trader state: level detector configuration differs");
+        }
+        if let Some(p) = &s.position {
+            let positive = |x: f64| x.is_finite() && x > 0.0;
+            if p.trade_id == 0 || !positive(p.stop) || !positive(p.target) {
+                return Err("paper trader state: open position out of range");
+            }
+            if p.bars > s.config.max_hold_bars {
+                return Err("paper trader state: position held longer than max_hold_bars");
+            }
+        }
+        if let Some(x) = &s.last_features {
+            if x.iter().any(|v| !(v.is_finite() && v.abs() <= 10.0)) {
+                return Err("paper trader state: features out of range");
+            }
+            if s.features.bars() <= crate::market::WARM {
+                return Err("paper trader state: features before warm-up");
+            }
+        }
+        Ok(Self {
+            config: s.config,
+            features: s.features,
+            levels: s.levels,
+            position: s.position,
+            engine_limits: s.engine_limits,
+            last_features: s.last_features,
+        })
+    }
+}
+
+/// First 8 bytes of a [`PaperTrader::snapshot`].
+pub const SNAPSHOT_MAGIC: [u8; 8] = *b"TLPAPER\0";
+/// Layout version of [`PaperTrader::snapshot`] written and read by this build.
+pub const SNAPSHOT_VERSION: u16 = 1;
+/// Header size of a [`PaperTrader::snapshot`].
+const SNAPSHOT_HEADER: usize = 24;
 
 impl PaperTrader {
     /// A trader with no history.
@@ -152,7 +217,92 @@ impl PaperTrader {
             levels,
             position: None,
             engine_limits: None,
+            last_features: None,
         })
+    }
+
+    /// The trader's state as bytes:
+    ///
+    /// ```text
+    /// offset size  field
+    ///      0    8  magic "TLPAPER\0"
+    ///      8    8  checksum: XXH64 (seed 0) of every byte from offset 16 to the end, u64 LE
+    ///     16    2  layout version, u16 LE (this layout: 1)
+    ///     18    2  reserved, 0
+    ///     20    4  payload length in bytes, u32 LE
+    ///     24    n  payload: postcard encoding of the trader
+    /// ```
+    pub fn snapshot(&self) -> Vec<u8> {
+        let mut out = alloc::vec![0u8; SNAPSHOT_HEADER];
+        // Serialising into a Vec cannot fail: every type here has a total Serialize impl.
+        let payload = postcard::to_allocvec(self).unwrap_or_default();
+        out.extend_from_slice(&payload);
+        out[0..8].copy_from_slice(&SNAPSHOT_MAGIC);
+        out[16..18].copy_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
+        out[20..24].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+        let sum = crate::checkpoint::xxh64(&out[16..], 0);
+        out[8..16].copy_from_slice(&sum.to_le_bytes());
+        out
+    }
+
+    /// A trader from [`PaperTrader::snapshot`] bytes. Truncated, foreign, corrupt and
+    /// future-version input and inconsistent state are an [`Error::Checkpoint`]; nothing
+    /// panics on any input.
+    pub fn restore(bytes: &[u8]) -> Result<Self, Error> {
+        use crate::error::CheckpointError as E;
+        let got = bytes.len() as u64;
+        if bytes.len() < SNAPSHOT_HEADER {
+            return Err(E::Truncated {
+                needed: SNAPSHOT_HEADER as u64,
+                got,
+            }
+            .into());
+        }
+        if bytes[0..8] != SNAPSHOT_MAGIC {
+            return Err(E::Foreign.into());
+        }
+        let version = u16::from_le_bytes([bytes[16], bytes[17]]);
+        let len = u32::from_le_bytes([bytes[20], bytes[21], bytes[22], bytes[23]]);
+        let needed = SNAPSHOT_HEADER as u64 + u64::from(len);
+        if got < needed {
+            return Err(E::Truncated { needed, got }.into());
+        }
+        if got > needed {
+            return Err(E::TrailingBytes(got - needed).into());
+        }
+        let mut sum = [0u8; 8];
+        sum.copy_from_slice(&bytes[8..16]);
+        if crate::checkpoint::xxh64(&bytes[16..], 0) != u64::from_le_bytes(sum) {
+            return Err(E::ChecksumMismatch.into());
+        }
+        if version > SNAPSHOT_VERSION {
+            return Err(E::FutureSchema {
+                found: version,
+                supported: SNAPSHOT_VERSION,
+            }
+            .into());
+        }
+        if version == 0 || bytes[18..20] != [0, 0] {
+            return Err(E::Invalid("paper trader snapshot: bad header").into());
+        }
+        let (trader, rest) = postcard::take_from_bytes::<PaperTrader>(&bytes[SNAPSHOT_HEADER..])
+            .map_err(|e| match e {
+                // The validating deserializer's messages are not kept by postcard.
+                postcard::Error::SerdeDeCustom => {
+                    E::Invalid("paper trader snapshot: inconsistent state")
+                }
+                _ => E::Decode,
+            })?;
+        if !rest.is_empty() {
+            return Err(E::Invalid("paper trader snapshot: bytes after the state").into());
+        }
+        Ok(trader)
+    }
+
+    /// The 32 candle features of the last bar (see [`FeatureExtractor`]), once past the
+    /// warm-up; what a manual entry on that bar would be journalled with.
+    pub fn features(&self) -> Option<&[f32; FEATURES]> {
+        self.last_features.as_ref()
     }
 
     /// The configuration.
@@ -195,10 +345,10 @@ impl PaperTrader {
                 l
             }
         };
-        if width as usize != crate::market::FEATURES {
+        if width as usize != FEATURES {
             return Err(Error::FeatureLength {
                 expected: width,
-                got: crate::market::FEATURES as u32,
+                got: FEATURES as u32,
             });
         }
         if let Some(p) = self.position
@@ -303,10 +453,11 @@ impl PaperTrader {
     }
 
     /// Pushes the bar into the feature extractor and level detector; the features if warm.
-    fn advance(&mut self, c: &Candle) -> Option<[f32; crate::market::FEATURES]> {
+    fn advance(&mut self, c: &Candle) -> Option<[f32; FEATURES]> {
         // Both validate the candle, which `on_bar` already did.
         let _ = self.levels.push(c);
-        self.features.push(c)
+        self.last_features = self.features.push(c);
+        self.last_features
     }
 
     /// Where the open position exits on this bar, if it does.
