@@ -98,6 +98,17 @@ enum Cmd {
         /// The checkpoint file.
         file: PathBuf,
     },
+    /// Create a new state from a checkpoint file (e.g. one exported by the browser page).
+    Import {
+        /// The checkpoint file.
+        file: PathBuf,
+    },
+    /// Write the engine's current checkpoint to a file (loadable by the browser page and by
+    /// `import`).
+    Export {
+        /// Where to write it (replaced atomically if it exists).
+        file: PathBuf,
+    },
     /// Run the jobs the schedule says are due, until stopped (SIGINT / SIGTERM).
     Schedule {
         /// Run what is due now and exit.
@@ -258,6 +269,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let dto = checkpoint::decode(&bytes)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
             println!("{}", serde_json::to_string_pretty(&dto)?);
+        }
+        Cmd::Import { file } => {
+            let bytes = std::fs::read(file).with_context(|| format!("{}", file.display()))?;
+            let rt = Runtime::import(&cli.state, settings, &bytes)
+                .with_context(|| format!("import {}", file.display()))?;
+            out(
+                json,
+                &serde_json::json!({ "state": rt.path(), "bytes": bytes.len() }),
+                || {
+                    format!(
+                        "state created in {} from {}",
+                        rt.path().display(),
+                        file.display()
+                    )
+                },
+            )?;
+        }
+        Cmd::Export { file } => {
+            let mut rt = open(&cli, settings, None)?;
+            let bytes = rt.snapshot()?;
+            tradeloop_host::store::write_file_atomically(file, &bytes)?;
+            out(
+                json,
+                &serde_json::json!({ "file": file, "bytes": bytes.len() }),
+                || format!("{} bytes written to {}", bytes.len(), file.display()),
+            )?;
         }
         Cmd::Init { seed } => {
             if let Some(s) = seed {

@@ -65,6 +65,37 @@ impl Runtime {
         Ok(rt)
     }
 
+    /// Creates a new state in `dir` (which must not exist or be empty) whose engine starts
+    /// from the checkpoint `bytes`: a checkpoint exported by a browser tab
+    /// (`Engine.snapshot()` of `tradeloop-wasm`), by `tradeloop export` or found in another
+    /// state directory. The bytes are validated before anything is created; the state's
+    /// genesis is the restore, so the journal replays from it, and a first checkpoint is
+    /// written at once.
+    pub fn import(dir: &Path, settings: Settings, bytes: &[u8]) -> anyhow::Result<Self> {
+        settings.validate()?;
+        tradeloop_core::Engine::restore(bytes).context("not a usable tradeloop checkpoint")?;
+        let mut store = StateDir::open(dir, true)?;
+        if store.genesis()?.is_some() {
+            bail!(
+                "{} already holds a tradeloop state; import into a new directory",
+                dir.display()
+            );
+        }
+        store.set_genesis(&postcard::to_allocvec(&Request::Restore(bytes.to_vec()))?)?;
+        let plugin = Plugin::embedded(settings.limits())?;
+        let mut rt = Runtime {
+            store,
+            plugin,
+            settings,
+            since_checkpoint: 0,
+            warnings: Vec::new(),
+            ranker: None,
+        };
+        rt.recover()?;
+        rt.checkpoint()?;
+        Ok(rt)
+    }
+
     /// Replaces the plugin (after a trap, or when it ran ahead of the journal) and recovers.
     fn rebuild(&mut self) -> anyhow::Result<()> {
         self.plugin = Plugin::embedded(self.settings.limits())?;

@@ -385,3 +385,62 @@ fn printed_defaults_are_a_valid_config() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("checkpoint_evry"));
 }
+
+#[test]
+fn export_then_import_carries_the_exact_engine_to_a_new_state() {
+    let t = Temp::new("import");
+    let (a, b) = (t.join("a"), t.join("b"));
+    let btc = data("BTC-USD_1d.csv");
+    ok_json(&a, &["paper", "--data", btc.to_str().unwrap()]);
+    let file = t.join("a.tlc");
+    let exported = ok_json(&a, &["export", file.to_str().unwrap()]);
+    let bytes = std::fs::read(&file).unwrap();
+    assert_eq!(exported["bytes"], bytes.len());
+    assert_eq!(
+        bytes,
+        newest_checkpoint(&a),
+        "export = the state's checkpoint"
+    );
+
+    // A new state from the file holds the same engine: same summary, same bytes out.
+    ok_json(&b, &["import", file.to_str().unwrap()]);
+    assert_eq!(ok_json(&a, &["summary"]), ok_json(&b, &["summary"]));
+    let again = t.join("b.tlc");
+    ok_json(&b, &["export", again.to_str().unwrap()]);
+    assert_eq!(std::fs::read(&again).unwrap(), bytes);
+
+    // The imported state journals on: a trade recorded there survives a restart.
+    let id = ok_json(
+        &b,
+        &[
+            "record", "entry", "--symbol", "BTC", "--side", "long", "--price", "100",
+        ],
+    )["trade_id"]
+        .as_u64()
+        .unwrap();
+    let trades = ok_json(&b, &["trades"]).to_string();
+    assert!(
+        trades.contains(&format!("\"id\":{id},")),
+        "trade {id} not listed"
+    );
+
+    // Refused, changing nothing: a directory that already holds a state, and bad bytes.
+    let before = newest_checkpoint(&a);
+    let o = tl(&a, &["import", file.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let msg = String::from_utf8_lossy(&o.stderr);
+    assert!(msg.contains("already holds a tradeloop state"), "{msg}");
+    assert_eq!(newest_checkpoint(&a), before);
+
+    let mut bad = bytes.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0x10;
+    let bad_file = t.join("bad.tlc");
+    std::fs::write(&bad_file, &bad).unwrap();
+    let c = t.join("c");
+    let o = tl(&c, &["import", bad_file.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let msg = String::from_utf8_lossy(&o.stderr);
+    assert!(msg.contains("not a usable tradeloop checkpoint"), "{msg}");
+    assert!(!c.exists(), "a refused import creates no state directory");
+}
