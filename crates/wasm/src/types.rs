@@ -1,0 +1,1242 @@
+//! TypeScript declarations of the serde shapes that cross the boundary, emitted into
+//! `tradeloop_wasm.d.ts` (the classes' methods refer to them with `unchecked_param_type` /
+//! `unchecked_return_type`).
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &'static str = r#"
+// Types of the values that cross between JS and tradeloop-wasm: the core's serde shapes
+// (structs as objects with snake_case fields, enums externally tagged, unit variants as
+// strings, Option as null, 64-bit integers as numbers, or bigint where noted). Written
+// from crates/core's types; crates/wasm/tests/node.rs checks the main ones against
+// real values.
+
+/** A configuration override: any subset of the fields, at any depth. */
+export type DeepPartial<T> = T extends (infer U)[]
+  ? U[]
+  : T extends object
+    ? { [K in keyof T]?: DeepPartial<T[K]> }
+    : T;
+
+/**
+ * A decoded checkpoint, as `tradeloop inspect FILE` prints it: the persisted state of the
+ * current schema (`base`: the schema-2 engine state, `ranking`: the ranking state). Large
+ * arrays are lists of numbers; RNG states above 2^53 are bigints.
+ */
+export interface CheckpointDocument {
+  base: { [field: string]: unknown };
+  ranking: { trades: [number, RankedBy][]; monitor: { [field: string]: unknown } };
+}
+
+/** Everything configurable about an engine. `Default` gives the documented defaults; with serde's `default` attribute a config file only needs the fields it changes. */
+export interface EngineConfig {
+  /** Length of every feature vector (default 32, the W6 candle features; 1..=1024). */
+  features: number;
+  /** A closed trade whose PnL % is within `±flat_band` is "flat" (default 0.001 = 0.1%). */
+  flat_band: number;
+  /** Journal limits. */
+  journal: JournalConfig;
+  /** Replay buffer. */
+  replay: ReplayConfig;
+  /** Signal model network and optimiser. */
+  signal: SignalConfig;
+  /** Signal model lifecycle: policy, versions, gate, A/B, monitoring, drift, schedule. */
+  lifecycle: LifecycleConfig;
+  /** Level-weight learner. */
+  levels: LevelConfig;
+  /** Exit learner. */
+  exits: ExitConfig;
+}
+
+/** Paper-trading rule configuration. */
+export interface PaperConfig {
+  /** Symbol journalled for the trades (default `"PAPER"`). */
+  symbol: string;
+  /** Quantity per trade (default 1). */
+  size: number;
+  /** Enter when the close is within this many ATRs of a level (default 0.3). */
+  entry_band: number;
+  /** Close after this many bars (default 24). */
+  max_hold_bars: number;
+  /** Skip entries whose signal score (`P(win) - P(loss)`) is below this; -1 takes every rule entry (default -1, so the signal model is measured, not obeyed). */
+  min_signal_score: number;
+  /** Support/resistance detection. */
+  levels: LevelDetectorConfig;
+}
+
+/** One OHLCV bar.  `time` is the bar's **open** time in milliseconds since the Unix epoch, UTC. Prices and volume are plain `f64`s; [`Candle::validate`] says whether they form a possible bar. */
+export interface Candle {
+  /** Bar open time, milliseconds since 1970-01-01T00:00:00Z. */
+  time: number;
+  /** First traded (or quoted) price of the bar. */
+  open: number;
+  /** Highest price of the bar. */
+  high: number;
+  /** Lowest price of the bar. */
+  low: number;
+  /** Last price of the bar. */
+  close: number;
+  /** Traded volume; `0` when the source has none (FX / CFD quotes). */
+  volume: number;
+}
+
+/** Everything an engine can be asked to do. Apply with [`crate::Engine::apply`]. */
+export type Command =
+  | /** Journal a new trade; the engine scores it and plans its exits. */ { Open: OpenTrade }
+  | /** Close an open trade; the outcome becomes a learning experience. */ { Close: CloseTrade }
+  | /** What the models think of a possible entry (changes nothing). */ { Suggest: SuggestRequest }
+  | /** A labelled sample that is not a trade (e.g. every bar's next return): the champion predicts it, then it becomes a learning experience (test-then-train). */ { Observe: Observation }
+  | /** Train the signal model (policy mode auto / incremental / retrain / eval) and the exit learner, if it has data. */ { Learn: LearnRequest }
+  | /** Make a retained version the champion. */ { Promote: number }
+  | /** Make an earlier version champion again (default: the previous champion). */ { Rollback: number | null }
+  | /** Run the scheduled jobs that are due now (see `Query::Due`). */ "RunDue"
+  | /** Switch the exit learner between training and deployment. */ { SetExitMode: ExitMode }
+  | /** Read state (changes nothing). */ { Query: Query }
+  | /** Rank a universe with the ranker model and open a long trade for each of the top K (see [`crate::ranking`]). */ { Rank: RankRequest };
+
+/** The answer to a command. */
+export type Reply =
+  | /** Answer to `Open`. */ { Opened: Opened }
+  | /** Answer to `Close`. */ { Closed: Closed }
+  | /** Answer to `Suggest`. */ { Suggestion: Suggestion }
+  | /** Answer to `Observe`. */ { Observed: Observed }
+  | /** Answer to `Learn`. */ { Learned: Learned }
+  | /** Answer to `Promote` and `Rollback`: the champion now. */ { Champion: number }
+  | /** Answer to `RunDue`: each job run and what it did. */ { Ran: [Job, LearnReport][] }
+  | /** Answer to `SetExitMode`: the mode now in force. */ { ExitMode: ExitMode }
+  | /** Answer to `Query::Stats`. */ { Stats: Stats }
+  | /** Answer to `Query::Trade`. */ { Trade: TradeRecord }
+  | /** Answer to `Query::OpenTrades` and `Query::ClosedTrades`. */ { Trades: TradeRecord[] }
+  | /** Answer to `Query::LevelHistory`. */ { LevelHistory: LevelAdjustment[] }
+  | /** Answer to `Query::Config`. */ { Config: EngineConfig }
+  | /** Answer to `Query::Versions`. */ { Versions: VersionInfo[] }
+  | /** Answer to `Query::Audit`. */ { Audit: AuditEntry[] }
+  | /** Answer to `Query::Monitor`. */ { Monitor: MonitorReport }
+  | /** Answer to `Query::Ab` (`None`: no challenger). */ { Ab: AbReport | null }
+  | /** Answer to `Query::Drift`. */ { Drift: DriftReport }
+  | /** Answer to `Query::Due`. */ { Due: Job[] }
+  | /** Answer to `Rank`. */ { Ranked: Ranked }
+  | /** Answer to `Query::Ranking`. */ { Ranking: RankReport };
+
+/** What a bar did. Serialized externally tagged (`{"Opened": {...}}`) for the JS binding. */
+export type PaperEvent =
+  | /** A trade was opened at the bar's close. */ { Opened: { trade_id: number; side: Side; price: number; stop: number; target: number; explored: boolean; score: number; } }
+  | /** The open trade was closed. */ { Closed: { trade_id: number; price: number; reason: ExitReason; pnl_pct: number; outcome: Outcome; level_adjustment: LevelAdjustment | null; exit_training: ExitTrainReport | null; learned: LearnReport | null; } };
+
+/** One support or resistance level. */
+export interface Level {
+  /** Price of the level (mean of its pivots' prices). */
+  price: number;
+  /** Support or resistance, relative to the last close. */
+  kind: LevelKind;
+  /** The six features, each in `[0, 1]`, in the order of [`LEVEL_FEATURE_NAMES`]. */
+  features: number[];
+  /** Pivots (turns of price) in the level's cluster. */
+  touches: number;
+  /** Time of the level's oldest pivot bar (ms since the epoch). */
+  first_time: number;
+  /** Time of the level's newest pivot bar (ms since the epoch). */
+  last_time: number;
+}
+
+/** How `learn` was asked to run. */
+export type LearnMode =
+  | /** Let [`decide`] choose from the facts. */ "Auto"
+  | /** Fine-tune the current network on the new samples, whatever the facts say. */ "Incremental"
+  | /** Retrain from scratch on all samples, whatever the facts say. */ "Retrain"
+  | /** Evaluate only; train nothing. */ "Eval";
+
+/** Journal configuration. */
+export interface JournalConfig {
+  /** Closed trades kept in memory (and in checkpoints), oldest dropped first. Default 1,000: the host's event journal keeps the full history. */
+  max_closed: number;
+  /** Most trades open at once. Default 1,000. */
+  max_open: number;
+}
+
+/** Replay buffer configuration. */
+export interface ReplayConfig {
+  /** Most experiences kept (default 10,000; at most 1,000,000). */
+  capacity: number;
+  /** Eviction policy (default [`ReplayMode::Ring`]). */
+  mode: ReplayMode;
+}
+
+/** Signal network configuration. */
+export interface SignalConfig {
+  /** Hidden layer widths (default `[32, 32]`). */
+  hidden: number[];
+  /** Hidden activation (default ReLU; He init for ReLU, Xavier otherwise). */
+  activation: Activation;
+  /** Optimiser of a full retrain (default Adam, lr 1e-3, gradient clipping at norm 5); a fine-tune uses it with the learning rate scaled down. */
+  optimizer: OptimConfig;
+  /** Mini-batch size (default 32). */
+  batch: number;
+}
+
+/** Everything configurable about the lifecycle. Every field has a documented default. */
+export interface LifecycleConfig {
+  /** When `auto` fine-tunes, retrains or waits. */
+  policy: PolicyConfig;
+  /** Incremental fine-tune. */
+  incremental: IncrementalConfig;
+  /** Full retrain. */
+  retrain: RetrainConfig;
+  /** Promotion gate. */
+  gate: GateConfig;
+  /** A/B routing between champion and challenger. */
+  ab: AbConfig;
+  /** Monitoring. */
+  monitor: MonitorConfig;
+  /** Drift detection. */
+  drift: DriftConfig;
+  /** The training schedule hosts follow. */
+  schedule: ScheduleConfig;
+  /** Versions retained besides champion, challenger and best (default 5; 1..=1000). */
+  keep_versions: number;
+  /** Run `learn` in auto mode after every closed trade or observation (default true). */
+  learn_on_close: boolean;
+}
+
+/** Level learner configuration. */
+export interface LevelConfig {
+  /** Trades with a level before the first adjustment (default 30). */
+  first_after: number;
+  /** Trades between later adjustments (default 10). */
+  every: number;
+  /** Most recent level trades used as evidence (default 100). */
+  window: number;
+  /** Exponentiated-gradient step size (default 0.5). */
+  rate: number;
+  /** Floor of every weight (default 0.02; below `1/6`). */
+  min_weight: number;
+}
+
+/** Exit learner configuration. */
+export interface ExitConfig {
+  /** Hidden layer widths (default `[16]`, tanh). */
+  hidden: number[];
+  /** Optimiser (default Adam, lr 3e-3). */
+  optimizer: OptimConfig;
+  /** Stop-loss distance bounds as fractions of price (default `[0.003, 0.03]`). */
+  stop_bounds: number[];
+  /** Take-profit distance bounds (default `[0.005, 0.06]`). */
+  target_bounds: number[];
+  /** Initial exploration probability (default 0.3). */
+  epsilon: number;
+  /** Exploration floor (default 0.02). */
+  epsilon_min: number;
+  /** Multiplier applied to epsilon after every entry (default 0.99). */
+  epsilon_decay: number;
+  /** Weight of the prediction-error bonus (default 0.5; 0 disables curiosity). */
+  curiosity: number;
+  /** Reward temperature of the example weights (default 1.0). */
+  temperature: number;
+  /** Train after this many closed trades (default 20). */
+  train_every: number;
+  /** Newest experiences used per training (default 2,000), so a training costs the same however full the replay buffer is. */
+  window: number;
+  /** Epochs per training (default 5). */
+  epochs: number;
+  /** Mini-batch size (default 32). */
+  batch: number;
+  /** Newest share of replay held out for validation (default 0.2). */
+  validation_fraction: number;
+  /** Mode at start (default training). */
+  mode: ExitMode;
+}
+
+/** Settings of a [`LevelDetector`]. [`LevelDetectorConfig::default`] gives the documented defaults. */
+export interface LevelDetectorConfig {
+  /** Bars looked back over. Default 200; `4 * pivot_radius + 1 ..= 10_000`. */
+  window: number;
+  /** Bars on each side a pivot must dominate. Default 3; `1..=50`. */
+  pivot_radius: number;
+  /** Bars in the ATR mean. Default 14; `1..=window`. */
+  atr_period: number;
+  /** Cluster tolerance in ATRs. Default 0.5; finite, `> 0` and `<= 10`. */
+  cluster_atr: number;
+  /** Bars per higher-timeframe bar for the multi-timeframe feature. Default 4; `2..=64`. */
+  htf_factor: number;
+  /** Most levels kept. Default 8; `1..=64`. */
+  max_levels: number;
+  /** Bars after a pivot / breakout looked at for bounces and failures. Default 10; `1..=window`. */
+  reaction_bars: number;
+}
+
+/** Open a trade. */
+export interface OpenTrade {
+  /** Instrument, 1-32 printable ASCII characters. */
+  symbol: string;
+  /** Direction. */
+  side: Side;
+  /** Entry price (finite, > 0). */
+  price: number;
+  /** Quantity (finite, > 0). */
+  size: number;
+  /** Feature vector, `config.features` long, finite. */
+  features: number[] | Float32Array;
+  /** The support/resistance level behind the entry, if any. */
+  level?: LevelInput | null;
+  /** Fixed `(stop_price, target_price)`; `None` lets the exit learner choose. */
+  exits?: [number, number] | null;
+}
+
+/** Close a trade. */
+export interface CloseTrade {
+  /** Id returned by `Open`. */
+  trade_id: number;
+  /** Exit price (finite, > 0). */
+  price: number;
+  /** Why. */
+  reason: ExitReason;
+}
+
+/** Ask for the models' view of a possible entry. */
+export interface SuggestRequest {
+  /** Direction considered. */
+  side: Side;
+  /** Price considered. */
+  price: number;
+  /** Feature vector. */
+  features: number[] | Float32Array;
+  /** Candidate levels to score (may be empty; at most 64). */
+  levels: LevelInput[];
+}
+
+/** A labelled sample that is not a trade. */
+export interface Observation {
+  /** Feature vector, `config.features` long, finite. */
+  features: number[] | Float32Array;
+  /** The return that followed, as a fraction; classified with `flat_band` like a long trade's PnL %. */
+  return_pct: number;
+}
+
+/** Train now. */
+export interface LearnRequest {
+  /** Auto lets the policy decide; the others force a kind of run. */
+  mode: LearnMode;
+}
+
+/** Whether the exit learner explores and learns, or serves its best model. */
+export type ExitMode =
+  | /** Epsilon-greedy exploration; suggestions from the current model. */ "Training"
+  | /** No exploration; suggestions from the best model by validation loss. */ "Deployment";
+
+/** Read-only questions. */
+export type Query =
+  | /** Totals and learner state. */ "Stats"
+  | /** One trade by id. */ { Trade: number }
+  | /** All open trades. */ "OpenTrades"
+  | /** The most recent closed trades, newest last (at most `limit`). */ { ClosedTrades: { limit: number; } }
+  | /** Every level-weight adjustment. */ "LevelHistory"
+  | /** The configuration. */ "Config"
+  | /** Every retained model version. */ "Versions"
+  | /** The newest entries of the version history (at most `limit`). */ { Audit: { limit: number; } }
+  | /** Monitoring over all versions, or one version's trades. */ { Monitor: { version?: number | null; } }
+  | /** The running A/B test. */ "Ab"
+  | /** The drift detectors. */ "Drift"
+  | /** The scheduled jobs due now. */ "Due"
+  | /** How the ranker's top K did against their universe. */ "Ranking";
+
+/** Rank a universe and enter the top K. */
+export interface RankRequest {
+  /** The universe, 1 to [`MAX_CANDIDATES`] distinct symbols. */
+  candidates: Candidate[];
+  /** How many to pick, `1..=candidates.len()`. */
+  k: number;
+  /** Quantity of each trade opened (finite, > 0). */
+  size: number;
+  /** Scores recorded earlier (a replay); `None` asks the engine's ranker. */
+  scored?: RankOutput | null;
+}
+
+/** A trade was opened. */
+export interface Opened {
+  /** Its id, for `Close`. */
+  trade_id: number;
+  /** The signal model's view. */
+  signal: Signal;
+  /** Version of the signal model that decided (champion or A/B challenger). */
+  model_version: number;
+  /** The A/B arm that decided. */
+  arm: Arm;
+  /** Stop-loss and take-profit. */
+  exits: ExitPlan;
+  /** Score of the entry's level under the current level weights. */
+  level_score: number | null;
+}
+
+/** A trade was closed and learned from. */
+export interface Closed {
+  /** The trade. */
+  trade_id: number;
+  /** PnL in quote currency. */
+  pnl: number;
+  /** PnL as a fraction of the entry price. */
+  pnl_pct: number;
+  /** Outcome class. */
+  outcome: Outcome;
+  /** Reward given to the learners (risk multiple). */
+  reward: number;
+  /** A level-weight adjustment this close triggered. */
+  level_adjustment: LevelAdjustment | null;
+  /** An exit-learner training this close triggered. */
+  exit_training: ExitTrainReport | null;
+  /** A signal-model run this close triggered (`lifecycle.learn_on_close`). */
+  learned: LearnReport | null;
+}
+
+/** The models' view of a possible entry. */
+export interface Suggestion {
+  /** Signal model. */
+  signal: Signal;
+  /** Version of the signal model. */
+  model_version: number;
+  /** Exit learner (no exploration). */
+  exits: ExitPlan;
+  /** Score of each candidate level, in request order. */
+  level_scores: number[];
+}
+
+/** An observation was predicted and learned from. */
+export interface Observed {
+  /** Its experience id (bit 63 set: never a trade id). */
+  id: number | bigint;
+  /** The champion's prediction, made before learning from it. */
+  signal: Signal;
+  /** The champion's version. */
+  model_version: number;
+  /** The actual class. */
+  outcome: Outcome;
+  /** A signal-model run it triggered (`lifecycle.learn_on_close`). */
+  learned: LearnReport | null;
+}
+
+/** What `Learn` did. */
+export interface Learned {
+  /** Signal model: the policy's decision and the run. */
+  signal: LearnReport;
+  /** Exit learner training, if there was enough data. */
+  exits: ExitTrainReport | null;
+}
+
+/** A scheduled job. */
+export type Job =
+  | /** Incremental fine-tuning on the new trades. */ "Incremental"
+  | /** Full retrain. */ "Retrain"
+  | /** Evaluation, model selection and cleanup. */ "Evaluation";
+
+/** What `learn` did: the decision, and the run or evaluation that followed. */
+export interface LearnReport {
+  /** The policy's decision and reason. */
+  decision: Decision;
+  /** The training run, for incremental and retrain. */
+  run: RunReport | null;
+  /** The evaluation, for eval. */
+  evaluation: Evaluation | null;
+}
+
+/** Totals and learner state. */
+export interface Stats {
+  /** Trades opened ever. */
+  opened: number;
+  /** Trades open now. */
+  open: number;
+  /** Totals over closed trades. */
+  trades: TradeStats;
+  /** Win rate over closed trades. */
+  win_rate: number;
+  /** Share of closed trades whose entry signal class was right. */
+  accuracy: number;
+  /** Per-trade Sharpe ratio. */
+  sharpe: number;
+  /** Experiences in the replay buffer. */
+  replay: number;
+  /** Signal model. */
+  signal: SignalStats;
+  /** Level weights. */
+  levels: LevelStats;
+  /** Exit learner. */
+  exits: ExitStats;
+}
+
+/** One trade, open or closed. */
+export interface TradeRecord {
+  /** Engine-assigned id, from 1, increasing. */
+  id: number;
+  /** Instrument. */
+  symbol: string;
+  /** Direction. */
+  side: Side;
+  /** Quantity (> 0). */
+  size: number;
+  /** Entry price. */
+  entry_price: number;
+  /** Entry time (ms since the Unix epoch). */
+  entry_time: number;
+  /** Feature vector at entry (emptied when the trade closes: the replay buffer keeps it). */
+  features: number[];
+  /** The signal model's view at entry. */
+  signal: Signal;
+  /** Version of the signal model that produced `signal`. */
+  model_version: number;
+  /** Stop-loss / take-profit at entry. */
+  exits: ExitPlan;
+  /** The level behind the entry, if any, and its score under the level weights then. */
+  level: [LevelInput, number] | null;
+  /** Filled in by `close`. */
+  close: CloseRecord | null;
+  /** How a ranker picked it, if it was opened by `Rank`. */
+  ranked: RankedBy | null;
+}
+
+/** One change of the level weights, with its evidence. */
+export interface LevelAdjustment {
+  /** Level trades seen when it happened. */
+  at_trade: number;
+  /** Time of the close that triggered it (ms since the Unix epoch). */
+  time: number;
+  /** What triggered it. */
+  trigger: AdjustTrigger;
+  /** Weights before. */
+  old: number[];
+  /** Weights after. */
+  new: number[];
+  /** Trades in the evidence window. */
+  window: number;
+  /** Mean reward over the window. */
+  mean_reward: number;
+  /** Correlation of each feature with the reward over the window (0 if a feature did not vary). */
+  correlation: number[];
+}
+
+/** Version metadata, without weights. */
+export interface VersionInfo {
+  /** Id. */
+  id: number;
+  /** Parent. */
+  parent: number | null;
+  /** How it was made. */
+  kind: VersionKind;
+  /** Created at (ms since the Unix epoch). */
+  created_at: number;
+  /** Data used. */
+  data: DataRange | null;
+  /** Validation metrics. */
+  validation: Metrics | null;
+  /** Held-out metrics. */
+  test: Metrics | null;
+  /** A network (`false`: the class prior). */
+  network: boolean;
+  /** It is the champion. */
+  champion: boolean;
+  /** It is the challenger. */
+  challenger: boolean;
+}
+
+/** An event and when it happened. */
+export interface AuditEntry {
+  /** ms since the Unix epoch. */
+  at: number;
+  /** What happened. */
+  event: AuditEvent;
+}
+
+/** Performance of the signal model at one time, over all versions or one. */
+export interface MonitorReport {
+  /** The version reported on (`None`: all versions). */
+  version: number | null;
+  /** The last 7, 14 and 30 days before `now` (records with `time > now - days`, including any after `now`), then everything kept. */
+  windows: WindowStats[];
+  /** `confusion[actual][predicted]` over everything kept. */
+  confusion: number[][];
+  /** Share of predictions per class (all 0 when no trades). */
+  predicted_share: number[];
+  /** Share of actual outcomes per class (all 0 when no trades). */
+  actual_share: number[];
+  /** `predicted_share - actual_share`: positive where the model over-predicts a class. */
+  bias: number[];
+  /** The `config.top_k` trades with the highest score in the 30-day window (`None` when that window is empty). */
+  top_k: TopK | null;
+}
+
+/** The comparison of the arms; every difference is challenger minus champion. */
+export interface AbReport {
+  /** The champion. */
+  champion: ArmReport;
+  /** The challenger. */
+  challenger: ArmReport;
+  /** Two-proportion z-test on the win rate; `diff` and `z` are challenger minus champion (`None` when undefined, e.g. an empty arm or all trades won). */
+  win_rate_test: ProportionTest | null;
+  /** Welch's t-test on the PnL %; `diff` and `t` are challenger minus champion (`None` when undefined, e.g. fewer than two trades in an arm). */
+  pnl_test: WelchTest | null;
+  /** Both arms have at least `min_trades` trades. */
+  enough_trades: boolean;
+  /** `enough_trades` and the smaller p-value is below `alpha`. */
+  significant: boolean;
+  /** When significant, whether the challenger is the better arm on the test with the smaller p-value; `None` when not significant. */
+  challenger_better: boolean | null;
+}
+
+/** The drift detectors' state. */
+export interface DriftReport {
+  /** Page-Hinkley statistic (alarm above `lambda`). */
+  page_hinkley: number;
+  /** Errors seen since the detector was last reset. */
+  page_hinkley_samples: number;
+  /** The largest PSI over the features, once the window is full. */
+  psi: PsiSummary | null;
+  /** A detector has fired since the last retrain. */
+  drift: boolean;
+  /** Learning is paused by the extreme-input guard. */
+  paused: boolean;
+  /** Extreme inputs in the guard's window. */
+  extreme_inputs: number;
+}
+
+/** Answer to [`Command::Rank`](crate::Command::Rank). */
+export interface Ranked {
+  /** Model version that scored. */
+  model: string;
+  /** One score per candidate, in the request's order. */
+  scores: RankScore[];
+  /** The top K, as candidate indices, best first. */
+  picks: number[];
+  /** Trades opened, as `(candidate index, open reply)`; a pick that already has an open trade, or that the journal had no room for (`journal.max_open`), opens none. */
+  opened: [number, Opened][];
+}
+
+/** Answer to `Query::Ranking`: how the ranker's picks did against their universe. */
+export interface RankReport {
+  /** Model version of the newest ranking (`None`: no ranking yet). */
+  model: string | null;
+  /** Rankings made. */
+  rankings: number;
+  /** Ranking-to-ranking periods scored. */
+  periods: number;
+  /** Mean return of the top K per period (fraction). */
+  mean_top_k_return: number;
+  /** Mean return of the whole universe per period. */
+  mean_universe_return: number;
+  /** Mean of top K minus universe per period. */
+  mean_excess_return: number;
+  /** t statistic of the mean excess return (0 with fewer than 2 periods). */
+  excess_t: number;
+  /** Share of periods in which the top K beat the universe. */
+  hit_rate: number;
+  /** Mean Spearman correlation between score and the return that followed. */
+  mean_ic: number;
+}
+
+/** Trade direction. */
+export type Side =
+  | /** Profits when the price rises. */ "Long"
+  | /** Profits when the price falls. */ "Short";
+
+/** Why a trade was closed. */
+export type ExitReason =
+  | /** The stop-loss was hit. */ "Stop"
+  | /** The take-profit was hit. */ "Target"
+  | /** Closed by hand. */ "Manual"
+  | /** Held for the maximum time. */ "Timeout";
+
+/** Outcome class of a closed trade; also the signal model's classes. */
+export type Outcome = "Loss" | "Flat" | "Win";
+
+/** What one training of the exit learner did. */
+export interface ExitTrainReport {
+  /** Training number (from 1). */
+  training: number;
+  /** Examples trained on. */
+  train_samples: number;
+  /** Examples held out. */
+  validation_samples: number;
+  /** Weighted MSE on the training examples after training. */
+  train_loss: number;
+  /** Weighted MSE on the held-out examples after training. */
+  validation_loss: number;
+  /** `true` if this became the best model so far. */
+  improved: boolean;
+  /** Mean squared error of the model's exits on the training examples before training: the surprise that drives the curiosity bonus. */
+  mean_error: number;
+}
+
+/** Which side of the last close a level is on. */
+export type LevelKind =
+  | /** At or below the last close. */ "Support"
+  | /** Above the last close. */ "Resistance";
+
+/** What happens when a full buffer receives a new experience. */
+export type ReplayMode =
+  | /** Evict the oldest experience (a sliding window over recent trades). */ "Ring"
+  | /** Reservoir sampling (Vitter's algorithm R): every experience ever pushed has the same chance `capacity / pushed` of being in the buffer, so old regimes stay represented. */ "Reservoir";
+
+/** Element-wise activation of a layer. */
+export type Activation =
+  | /** `x`. */ "Identity"
+  | /** `max(x, 0)`. */ "Relu"
+  | /** `tanh(x)`. */ "Tanh"
+  | /** `1 / (1 + e^-x)`. */ "Sigmoid";
+
+/** Optimiser configuration. */
+export interface OptimConfig {
+  /** Update rule. */
+  kind: OptimKind;
+  /** Learning rate. */
+  lr: number;
+  /** Decoupled weight decay (AdamW-style `p *= 1 - lr * wd`); 0 disables it. */
+  weight_decay: number;
+  /** Gradients whose global L2 norm exceeds this are rescaled to it; 0 disables clipping. */
+  clip_norm: number;
+}
+
+/** Thresholds of the continual-learning policy. */
+export interface PolicyConfig {
+  /** New samples needed for an incremental update (default 10; 1..=1,000,000). */
+  min_incremental: number;
+  /** New samples that call for a full retrain (default 50; `min_incremental..=1,000,000`). */
+  min_retrain: number;
+  /** Days since the last update after which any new sample calls for a full retrain (default 30; 1..=3650). */
+  max_age_days: number;
+  /** Retrain when the recent accuracy is at least this far below the champion's baseline accuracy (default 0.10, ten percentage points; finite, in (0, 1]). */
+  accuracy_drop: number;
+  /** Closed trades in the "recent accuracy" window (default 50; 1..=100,000). The policy does not read it: the caller uses it to compute [`Facts::recent_accuracy`]. */
+  accuracy_window: number;
+  /** A retrain needs at least this many samples in total (default 30; 1..=1,000,000); with fewer, an automatic retrain is skipped. */
+  min_train_samples: number;
+}
+
+/** Incremental fine-tune settings. */
+export interface IncrementalConfig {
+  /** Learning rate multiplier (default 0.1; in (0, 1]). */
+  lr_scale: number;
+  /** Epochs over the mix (default 3; 1..=100). */
+  epochs: number;
+  /** Old samples replayed per new sample (default 4; 0..=100). 0 fine-tunes on new samples only, which forgets faster. */
+  replay_per_new: number;
+  /** Share of the new samples held out for the gate (default 0.2; in [0, 0.9]). */
+  holdout: number;
+}
+
+/** Full retrain settings. */
+export interface RetrainConfig {
+  /** Most epochs (default 50; 1..=10000). */
+  max_epochs: number;
+  /** Epochs without a better validation loss before stopping (default 5; 1..=1000). */
+  patience: number;
+  /** Date-ordered train / validation / test proportions (default 5:3:2; each >= 1). */
+  split: number[];
+  /** Use only the newest this many samples (default 0: all in the replay buffer). */
+  max_samples: number;
+  /** A training loss above this multiple of the starting loss rejects the run (default 4; in (1, 1000]). */
+  divergence: number;
+}
+
+/** Promotion gate settings. */
+export interface GateConfig {
+  /** The metric (default log-loss). */
+  metric: GateMetric;
+  /** How much better than the champion a candidate must be (default 0: at least as good; in nats for log-loss, a fraction for accuracy; 0..=1). */
+  margin: number;
+  /** Fewest held-out samples for a verdict (default 20); with fewer the candidate is held. */
+  min_samples: number;
+}
+
+/** A/B test configuration. */
+export interface AbConfig {
+  /** Whether a challenger, when there is one, gets a share of the trades (default true). */
+  enabled: boolean;
+  /** Share of the trades routed to the challenger (default 0.5; finite, in (0, 1)). */
+  challenger_share: number;
+  /** Significance level of the two-sided tests (default 0.05; in (0, 0.5]). */
+  alpha: number;
+  /** Closed trades each arm needs before any difference is reported as significant (default 30; 1..=1,000,000). */
+  min_trades: number;
+  /** Whether [`AbState::should_promote`] may promote the challenger (default false). */
+  auto_promote: boolean;
+}
+
+/** Monitor configuration. */
+export interface MonitorConfig {
+  /** Closed trades kept (default 10,000: months of trading at a few dozen trades a day; 1..=1,000,000). */
+  capacity: number;
+  /** Trades in the top-K return (default 10; 1..=10,000). */
+  top_k: number;
+}
+
+/** Drift detection settings. */
+export interface DriftConfig {
+  /** Page-Hinkley test on the champion's 0/1 error stream. */
+  page_hinkley: PageHinkleyConfig;
+  /** Population stability index of recent inputs against the champion's training data. */
+  psi: PsiConfig;
+  /** Extreme-input guard (z-scores under the champion's normalisation). */
+  guard: GuardConfig;
+}
+
+/** When each job runs; `None` disables a job. */
+export interface ScheduleConfig {
+  /** Incremental update (default daily at 02:00 UTC: after the US session has closed and the day's trades are in). */
+  incremental: Cadence | null;
+  /** Full retrain (default weekly on Sunday at 03:00 UTC: markets are closed, and it runs after that night's incremental update). */
+  retrain: Cadence | null;
+  /** Evaluation and cleanup (default monthly on day 1 at 04:00 UTC: after the previous month is complete and after the night's other jobs). */
+  evaluation: Cadence | null;
+}
+
+/** The support/resistance level that justified an entry. */
+export interface LevelInput {
+  /** Level price. */
+  price: number;
+  /** Support or resistance. */
+  kind: LevelKind;
+  /** The six level features, each in `[0, 1]`, in the order of [`crate::market::LEVEL_FEATURE_NAMES`]: volume density, touches, bounce magnitude, failed breakouts, duration, multi-timeframe confirmation. */
+  features: number[];
+}
+
+/** One symbol that may be entered. */
+export interface Candidate {
+  /** Instrument (1-32 printable ASCII characters); unique within a ranking. */
+  symbol: string;
+  /** Entry price if picked (finite, > 0). */
+  price: number;
+  /** Feature vector, `config.features` long, finite. */
+  features: number[] | Float32Array;
+}
+
+/** What a ranker answered for a batch: one score per candidate, in order. */
+export interface RankOutput {
+  /** The model version that scored (e.g. `ranker@3f2a9c01b2d4`), 1-64 printable ASCII characters. */
+  model: string;
+  /** One score per candidate. */
+  scores: RankScore[];
+}
+
+/** The signal model's view of a feature vector. */
+export interface Signal {
+  /** Class probabilities `[loss, flat, win]`. */
+  probs: number[];
+  /** Most probable class. */
+  class: Outcome;
+  /** `P(win) - P(loss)`, in `[-1, 1]`. */
+  score: number;
+}
+
+/** One side of an A/B test. */
+export type Arm =
+  | /** The model in production. */ "Champion"
+  | /** The model on trial. */ "Challenger";
+
+/** Stop-loss and take-profit of a trade. */
+export interface ExitPlan {
+  /** Stop-loss distance as a fraction of the entry price. */
+  stop_pct: number;
+  /** Take-profit distance as a fraction of the entry price. */
+  target_pct: number;
+  /** Stop-loss price. */
+  stop_price: number;
+  /** Take-profit price. */
+  target_price: number;
+  /** `true` if the exit learner explored (random distances) for this trade. */
+  explored: boolean;
+  /** `true` if the caller fixed the distances instead of the exit learner. */
+  from_caller: boolean;
+}
+
+/** The policy's decision: what to do and why. */
+export interface Decision {
+  /** What to do. */
+  action: Action;
+  /** Why. */
+  reason: Reason;
+}
+
+/** What a training run did. */
+export interface RunReport {
+  /** Fine-tune or retrain. */
+  kind: VersionKind;
+  /** The version created (`None` when the run was rejected). */
+  version: number | null;
+  /** Why the run was thrown away, if it was. */
+  rejected: Rejection | null;
+  /** Samples used. */
+  data: DataRange | null;
+  /** Epoch by epoch (`None` when the prior was chosen or the run was rejected early). */
+  log: RunLog | null;
+  /** The network lost to the class prior on validation data, so the prior is the candidate. */
+  prior_chosen: boolean;
+  /** Candidate metrics on validation data. */
+  validation: Metrics | null;
+  /** Candidate metrics on the held-out data. */
+  test: Metrics | null;
+  /** The gate's comparison with the champion. */
+  gate: GateCheck | null;
+  /** What became of the candidate. */
+  verdict: Verdict | null;
+}
+
+/** Champion (and challenger) measured on the newest held-out data, without training. */
+export interface Evaluation {
+  /** Champion id. */
+  champion: number;
+  /** Its metrics on the newest `split[2]` share of the replay buffer. */
+  champion_metrics: Metrics | null;
+  /** Challenger id. */
+  challenger: number | null;
+  /** Its metrics on the same samples. */
+  challenger_metrics: Metrics | null;
+}
+
+/** Totals over all closed trades. */
+export interface TradeStats {
+  /** Closed trades. */
+  closed: number;
+  /** Closed trades per outcome `[loss, flat, win]`. */
+  outcomes: number[];
+  /** Closed trades whose entry signal class equalled the outcome. */
+  correct: number;
+  /** Sum of PnL in quote currency. */
+  pnl: number;
+  /** Mean PnL % per trade (Welford). */
+  mean_pnl_pct: number;
+  /** Sum of squared deviations of PnL % (Welford). */
+  m2_pnl_pct: number;
+  /** Cumulative PnL % (sum over trades, an equity curve in percent of one unit). */
+  equity_pct: number;
+  /** Highest `equity_pct` so far (starts at 0). */
+  peak_pct: number;
+  /** Largest fall of `equity_pct` from a peak. */
+  max_drawdown_pct: number;
+}
+
+/** Signal model state. */
+export interface SignalStats {
+  /** The champion's version. */
+  champion: number;
+  /** How the champion was made. */
+  champion_kind: VersionKind;
+  /** The champion is a network (`false`: the class prior). */
+  network: boolean;
+  /** The challenger's version. */
+  challenger: number | null;
+  /** Versions retained. */
+  versions: number;
+  /** Versions created ever. */
+  created: number;
+  /** Experiences since the last training run. */
+  new_samples: number;
+  /** When the model was last trained. */
+  last_update: number | null;
+  /** A drift detector has fired since the last retrain. */
+  drift: boolean;
+  /** Learning is paused by the extreme-input guard. */
+  paused: boolean;
+}
+
+/** Level learner state. */
+export interface LevelStats {
+  /** Current weights. */
+  weights: number[];
+  /** Level trades seen. */
+  seen: number;
+  /** Adjustments made. */
+  adjustments: number;
+  /** Level trades after which the next adjustment happens. */
+  next_adjustment_at: number;
+}
+
+/** Exit learner state. */
+export interface ExitStats {
+  /** Mode. */
+  mode: ExitMode;
+  /** Exploration probability. */
+  epsilon: number;
+  /** Trainings so far. */
+  trainings: number;
+  /** Entries given exits. */
+  suggestions: number;
+  /** Of which explored. */
+  explorations: number;
+  /** Best validation loss. */
+  best_validation_loss: number | null;
+  /** Last training. */
+  last_training: ExitTrainReport | null;
+}
+
+/** How a closed trade ended. */
+export interface CloseRecord {
+  /** Exit price. */
+  price: number;
+  /** Exit time (ms since the Unix epoch). */
+  time: number;
+  /** Why it closed. */
+  reason: ExitReason;
+  /** Profit in quote currency: `side * (exit - entry) * size`. */
+  pnl: number;
+  /** Profit as a fraction of the entry price: `side * (exit - entry) / entry`. */
+  pnl_pct: number;
+  /** Outcome class. */
+  outcome: Outcome;
+}
+
+/** How a trade was picked by a ranker, recorded in the trade. */
+export interface RankedBy {
+  /** Model version that scored. */
+  model: string;
+  /** Its score. */
+  score: number;
+  /** Its class, if the model has one. */
+  class: Outcome | null;
+  /** Place in the ranking, from 1. */
+  rank: number;
+  /** Number of candidates ranked. */
+  of: number;
+}
+
+/** Which rule triggered an adjustment. */
+export type AdjustTrigger =
+  | /** The first adjustment, after `first_after` level trades. */ "First"
+  | /** A periodic adjustment, every `every` trades after the first. */ "Periodic";
+
+/** How a version was made. */
+export type VersionKind =
+  | /** The uniform prior every engine starts with. */ "Initial"
+  | /** An incremental fine-tune of its parent. */ "Incremental"
+  | /** A full retrain (network or class prior, whichever validated better). */ "Retrain"
+  | /** Carried over from a schema-1 checkpoint, which had a single online model. */ "Imported";
+
+/** The data a version was trained and measured on. */
+export interface DataRange {
+  /** Time of the oldest sample used (ms since the Unix epoch). */
+  from: number;
+  /** Time of the newest sample used. */
+  to: number;
+  /** Training samples. */
+  train: number;
+  /** Validation samples. */
+  validation: number;
+  /** Held-out test samples. */
+  test: number;
+}
+
+/** How well a predictor did on some labelled samples. */
+export interface Metrics {
+  /** Samples measured. */
+  samples: number;
+  /** Mean cross-entropy of the predicted probabilities (nats). */
+  log_loss: number;
+  /** Share of samples whose most probable class was right. */
+  accuracy: number;
+}
+
+/** One event in the registry's history. */
+export type AuditEvent =
+  | /** A training run produced a version. */ { Created: { version: number; kind: VersionKind; parent: number | null; } }
+  | /** A version went live. */ { Promoted: { version: number; replaced: number; reason: PromotionReason; } }
+  | /** A candidate did not pass the gate (or could not be measured) and stays out of the live path; it is the challenger if `challenger`. */ { Held: { version: number; gate: GateCheck | null; challenger: boolean; } }
+  | /** A training run was thrown away; the champion is untouched. */ { Rejected: { kind: VersionKind; why: Rejection; } }
+  | /** The champion was replaced by an earlier version. */ { RolledBack: { from: number; to: number; } }
+  | /** A challenger stopped being one (a new champion or a challenger replaced it). */ { ChallengerEnded: { version: number; } }
+  | /** Retention dropped a version's weights. */ { Retired: { version: number; } };
+
+/** Statistics over one time window. */
+export interface WindowStats {
+  /** Window length in days (7, 14, 30), or `None` for everything kept. */
+  days: number | null;
+  /** Trades in the window. */
+  trades: number;
+  /** Share of trades whose predicted class was the actual one (`None` when no trades). */
+  accuracy: number | null;
+  /** Share of trades with `actual == 2` (win) (`None` when no trades). */
+  win_rate: number | null;
+  /** Mean `pnl_pct` per trade (`None` when no trades). */
+  mean_pnl_pct: number | null;
+  /** Mean / sample standard deviation of `pnl_pct` per trade; `None` with fewer than 2 trades or a zero (or non-finite) standard deviation. */
+  sharpe: number | null;
+  /** Largest fall of the cumulative `pnl_pct` from its running peak (the peak starts at 0), in push order; `>= 0`. */
+  max_drawdown_pct: number;
+  /** Sum of `pnl`. */
+  pnl: number;
+  /** Mean `log_loss` (`None` when no trades). */
+  log_loss: number | null;
+}
+
+/** The return of the trades the model was most confident about. */
+export interface TopK {
+  /** K asked for (`config.top_k`, at least 1). */
+  k: number;
+  /** Trades used: `min(k, trades in the window)`. */
+  trades: number;
+  /** Their mean `pnl_pct`. */
+  mean_pnl_pct: number;
+  /** Their share of wins (`actual == 2`). */
+  win_rate: number;
+  /** Mean `pnl_pct` over all trades of the window, to compare with. */
+  baseline_mean_pnl_pct: number;
+}
+
+/** One arm in an [`AbReport`]. */
+export interface ArmReport {
+  /** The model version. */
+  version: number;
+  /** Closed trades attributed to the arm. */
+  trades: number;
+  /** Share of winners (`None` before the first trade). */
+  win_rate: number | null;
+  /** Mean PnL % (`None` before the first trade). */
+  mean_pnl_pct: number | null;
+}
+
+/** Result of [`two_proportion_z_test`]. */
+export interface ProportionTest {
+  /** The z statistic `diff / se` under the pooled null (positive when B's rate is higher). */
+  z: number;
+  /** Two-sided p-value `P(|Z| >= |z|)`. */
+  p_value: number;
+  /** `p_b - p_a`, the difference of the observed proportions. */
+  diff: number;
+}
+
+/** Result of [`welch_t_test`]. */
+export interface WelchTest {
+  /** The t statistic `diff / se` (positive when B's mean is higher; note that `scipy.stats.ttest_ind(a, b)` reports `(mean_a - mean_b) / se`, the opposite sign). */
+  t: number;
+  /** Welch-Satterthwaite degrees of freedom (real, not rounded). */
+  df: number;
+  /** Two-sided p-value `P(|T| >= |t|)`. */
+  p_value: number;
+  /** `mean_b - mean_a`. */
+  diff: number;
+}
+
+/** The largest PSI over the features and whether it crosses the threshold. */
+export interface PsiSummary {
+  /** The largest PSI. */
+  max: number;
+  /** The feature it belongs to (the first one on ties). */
+  feature: number;
+  /** `max > config.threshold`. */
+  drifted: boolean;
+}
+
+/** The ranker's view of one candidate. */
+export interface RankScore {
+  /** Higher is better (finite). */
+  score: number;
+  /** The class the model predicts, if it has a class output. */
+  class: Outcome | null;
+}
+
+/** Which update rule, with its own hyper-parameters. */
+export type OptimKind =
+  | /** `u = momentum * u + g; p -= lr * u`. */ { Sgd: { momentum: number; } }
+  | /** Adam (Kingma & Ba), PyTorch's formulation. */ { Adam: { beta1: number; beta2: number; eps: number; } };
+
+/** What the promotion gate compares. */
+export type GateMetric =
+  | /** Mean cross-entropy (lower is better): rewards calibrated probabilities. */ "LogLoss"
+  | /** Share of right classes (higher is better). */ "Accuracy";
+
+/** Page-Hinkley test configuration. */
+export interface PageHinkleyConfig {
+  /** Tolerated increase of the mean before evidence accumulates (default 0.05: five percentage points of a 0/1 error rate; 0..=1e6). */
+  delta: number;
+  /** Alarm threshold on `m_t - min m_t` (default 15; finite, > 0, at most 1e9). */
+  lambda: number;
+  /** No alarm before this many values since the last reset (default 30; at most 1e6). */
+  min_samples: number;
+}
+
+/** Population stability index configuration. */
+export interface PsiConfig {
+  /** Quantile bins per feature (default 10, deciles, the usual choice for PSI; 2..=100). */
+  bins: number;
+  /** Recent inputs compared with the reference (default 500: about 50 per bin, so the sampling noise of PSI stays well below the threshold; 10..=20,000). */
+  window: number;
+  /** PSI above which a feature has drifted (default 0.25, the customary "significant shift" level; 0.1..0.25 is "moderate"; finite, > 0). */
+  threshold: number;
+}
+
+/** Extreme-input guard configuration. */
+export interface GuardConfig {
+  /** An input is extreme when any feature's |z-score| is above this (default 8: beyond anything a normal distribution produces, p ~ 1e-15, and rare even for heavy-tailed returns; finite, > 0). */
+  z: number;
+  /** Recent inputs considered (default 50; 1..=10,000). */
+  window: number;
+  /** Learning pauses while at least this share of the window is extreme (default 0.3: a lone outlier never pauses, a broken feed or a crash regime does; in (0, 1]). */
+  share: number;
+}
+
+/** When a job recurs. Times of day are UTC. */
+export type Cadence =
+  | /** Every day at `minute` minutes after 00:00 UTC (0..1440). */ { Daily: { minute: number; } }
+  | /** Every week on `weekday` (0 = Monday .. 6 = Sunday) at `minute` after 00:00 UTC. */ { Weekly: { weekday: number; minute: number; } }
+  | /** Every month on `day` (1..=28, so every month has it) at `minute` after 00:00 UTC. */ { Monthly: { day: number; minute: number; } };
+
+/** What the policy decided. */
+export type Action =
+  | /** Train nothing. */ "Skip"
+  | /** Fine-tune the current network on the new samples. */ "Incremental"
+  | /** Retrain from scratch on all samples. */ "Retrain"
+  | /** Evaluate the champion only (only ever decided when [`LearnMode::Eval`] is asked for). */ "Eval";
+
+/** Why the policy decided what it did, with the numbers that decided it. */
+export type Reason =
+  | /** A mode other than [`LearnMode::Auto`] was asked for; the facts were not consulted. */ "Forced"
+  | /** The extreme-input guard has paused learning. */ "Paused"
+  | /** A drift detector fired. */ "Drift"
+  | /** The recent accuracy is at least `accuracy_drop` below the baseline. */ { AccuracyDrop: { baseline: number; recent: number; } }
+  | /** Enough new samples: at least `min_retrain` (for a retrain) or at least `min_incremental` (for an incremental update). */ { NewSamples: { new: number; } }
+  | /** At least `max_age_days` since the last update, and there are new samples. */ { Stale: { days: number; new: number; } }
+  | /** An incremental update would be due, but there is no trained network to fine-tune (never trained, or the champion is the class-frequency prior): retrain instead. */ { NoNetwork: { new: number; } }
+  | /** A retrain was indicated, but there are too few samples in total: skip. */ { TooFewSamples: { have: number; need: number; } }
+  | /** Not enough new samples for anything. */ { NothingNew: { new: number; need: number; } };
+
+/** Why a training run was thrown away. */
+export type Rejection =
+  | /** A loss or a weight became NaN or infinite. */ "NonFinite"
+  | /** The training loss rose above `divergence` times its starting value. */ "Diverged"
+  | /** There was no data to train on. */ "NoData";
+
+/** What a training run did, epoch by epoch. */
+export interface RunLog {
+  /** Epochs run. */
+  epochs: number;
+  /** The epoch whose weights were kept (1-based; 0 = the starting weights). */
+  best_epoch: number;
+  /** Mean training loss per epoch. */
+  train_loss: number[];
+  /** Validation loss per epoch (empty without validation data). */
+  validation_loss: number[];
+  /** Stopped early: validation loss did not improve for `patience` epochs. */
+  stopped_early: boolean;
+}
+
+/** The gate's comparison of a candidate with the champion. */
+export interface GateCheck {
+  /** Metric compared. */
+  metric: GateMetric;
+  /** Candidate's value. */
+  candidate: number;
+  /** Champion's value on the same samples. */
+  champion: number;
+  /** Held-out samples both were measured on. */
+  samples: number;
+  /** The candidate may go live. */
+  passed: boolean;
+}
+
+/** What happened to a submitted candidate. */
+export type Verdict =
+  | /** It is the champion now. */ "Promoted"
+  | /** It is the challenger now. */ "Challenger"
+  | /** It is retained but neither champion nor challenger. */ "Held";
+
+/** Why a version became champion. */
+export type PromotionReason =
+  | /** It passed the gate. */ { Gate: GateCheck }
+  | /** A person asked for it. */ "Manual"
+  | /** It won an A/B test significantly. */ { AbTest: { p_value: number; } };
+"#;

@@ -1,0 +1,649 @@
+//! The binding in node (`cargo test -p tradeloop-wasm --target wasm32-unknown-unknown`,
+//! runner `wasm-bindgen-test-runner` from `.cargo/config.toml`): values in and out in their
+//! JS shapes, errors as `TradeloopError`s that change nothing, snapshots, determinism, and
+//! the paper trader over real bars.
+#![cfg(target_arch = "wasm32")]
+#![allow(missing_docs)]
+
+use js_sys::{Array, Function, JSON, Object, Reflect, Uint8Array};
+use tradeloop_wasm::{
+    Engine, PaperTrader, default_config, default_paper_config, inspect_checkpoint, parse_csv,
+    version,
+};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_test::wasm_bindgen_test;
+
+const T0: f64 = 1_700_000_000_000.0;
+const HOUR: f64 = 3_600_000.0;
+const SPY: &str = include_str!("../../../data/market/SPY_1h.csv");
+const TYPES: &str = include_str!("../src/types.rs");
+
+fn js(json: &str) -> JsValue {
+    JSON::parse(json).unwrap_or_else(|e| panic!("bad test JSON {json}: {e:?}"))
+}
+
+fn get(v: &JsValue, path: &str) -> JsValue {
+    path.split('.').fold(v.clone(), |v, k| {
+        Reflect::get(&v, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED)
+    })
+}
+
+fn num(v: &JsValue, path: &str) -> f64 {
+    get(v, path)
+        .as_f64()
+        .unwrap_or_else(|| panic!("{path} is not a number in {}", show(v)))
+}
+
+fn show(v: &JsValue) -> String {
+    JSON::stringify(v)
+        .map(String::from)
+        .unwrap_or_else(|_| format!("{v:?}"))
+}
+
+fn bytes(a: &Uint8Array) -> Vec<u8> {
+    a.to_vec()
+}
+
+/// A 4-feature engine (small and quick) with a fixed seed.
+fn engine(seed: u64) -> Engine {
+    Engine::new(
+        Some(js(r#"{"features": 4, "exits": {"train_every": 5}}"#)),
+        Some(JsValue::from_f64(seed as f64)),
+        Some(T0),
+    )
+    .expect("engine")
+}
+
+fn open_json(price: f64, f: [f32; 4]) -> JsValue {
+    js(&format!(
+        r#"{{"symbol":"SPY","side":"Long","price":{price},"size":1,"features":[{},{},{},{}]}}"#,
+        f[0], f[1], f[2], f[3]
+    ))
+}
+
+/// The thrown value is a `TradeloopError` of `kind` whose message contains `text`.
+fn assert_error(r: Result<JsValue, JsValue>, kind: &str, text: &str) -> js_sys::Error {
+    let e = r.expect_err("expected an error");
+    let err: js_sys::Error = e.dyn_into().expect("an Error instance");
+    assert_eq!(String::from(err.name()), "TradeloopError");
+    let message = String::from(err.message());
+    assert!(message.contains(text), "message {message:?} lacks {text:?}");
+    assert_eq!(
+        get(&err, "kind").as_string().as_deref(),
+        Some(kind),
+        "{message}"
+    );
+    err
+}
+
+fn run_lifecycle(e: &mut Engine) {
+    let mut t = T0;
+    for i in 0..40 {
+        t += HOUR;
+        let x = (i % 7) as f32 / 7.0 - 0.5;
+        let opened = e
+            .open(open_json(100.0, [x, -x, 0.1, 0.2]), Some(t))
+            .unwrap();
+        let id = num(&opened, "trade_id");
+        t += HOUR;
+        let exit = if i % 3 == 0 { 99.0 } else { 101.5 };
+        let close = js(&format!(
+            r#"{{"trade_id":{id},"price":{exit},"reason":"Manual"}}"#
+        ));
+        e.close(close, Some(t)).unwrap();
+        let obs = js(&format!(
+            r#"{{"features":[{x},0.5,-0.25,1],"return_pct":{}}}"#,
+            if i % 2 == 0 { 0.01 } else { -0.01 }
+        ));
+        e.observe(obs, Some(t)).unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+fn version_and_defaults() {
+    let v = version();
+    assert!(
+        v.starts_with("tradeloop-wasm 0.1.0 (checkpoint schema "),
+        "{v}"
+    );
+    let c = default_config().unwrap();
+    assert_eq!(num(&c, "features"), 32.0);
+    // Nested sections are plain objects, enums externally tagged or strings.
+    assert!(get(&c, "replay.capacity").as_f64().is_some());
+    assert_eq!(
+        get(&c, "exits.mode").as_string().as_deref(),
+        Some("Training")
+    );
+    let p = default_paper_config().unwrap();
+    assert_eq!(get(&p, "symbol").as_string().as_deref(), Some("PAPER"));
+    assert_eq!(num(&p, "levels.window"), 200.0);
+}
+
+#[wasm_bindgen_test]
+fn construct_with_and_without_seed() {
+    let a = engine(7);
+    let b = engine(7);
+    assert_eq!(bytes(&a.snapshot()), bytes(&b.snapshot()));
+    // A bigint seed is the same seed.
+    let big = Engine::new(
+        Some(js(r#"{"features": 4, "exits": {"train_every": 5}}"#)),
+        Some(js_sys::BigInt::from(7u64).into()),
+        Some(T0),
+    )
+    .unwrap();
+    assert_eq!(bytes(&a.snapshot()), bytes(&big.snapshot()));
+    // No config, no seed, no time: defaults, a random seed, Date.now().
+    let mut r = Engine::new(None, None, None).unwrap();
+    assert_eq!(num(&r.config().unwrap(), "features"), 32.0);
+    let r2 = Engine::new(Some(JsValue::NULL), Some(JsValue::NULL), None).unwrap();
+    assert_ne!(bytes(&r.snapshot()), bytes(&r2.snapshot()));
+    // Bad configs and seeds.
+    assert_error(
+        Engine::new(Some(js(r#"{"features": 0}"#)), None, Some(T0)).map(|_| JsValue::NULL),
+        "InvalidConfig",
+        "features must be in 1..=1024",
+    );
+    assert_error(
+        Engine::new(Some(js(r#"{"replay": {"capacty": 5}}"#)), None, Some(T0))
+            .map(|_| JsValue::NULL),
+        "InvalidInput",
+        "unknown field `capacty` in config.replay",
+    );
+    assert_error(
+        Engine::new(None, Some(JsValue::from_f64(-1.0)), Some(T0)).map(|_| JsValue::NULL),
+        "InvalidConfig",
+        "seed",
+    );
+}
+
+#[wasm_bindgen_test]
+fn every_command_and_query() {
+    let mut e = engine(11);
+    let mut t = T0;
+    // open / suggest / close
+    let opened = e
+        .open(open_json(100.0, [0.1, 0.2, 0.3, 0.4]), Some(t))
+        .unwrap();
+    assert_eq!(num(&opened, "trade_id"), 1.0);
+    assert_eq!(get(&opened, "arm").as_string().as_deref(), Some("Champion"));
+    assert!(get(&opened, "level_score").is_null(), "None is null");
+    let s = e
+        .suggest(
+            js(r#"{"side":"Short","price":100,"features":[0,0,0,0],"levels":[{"price":99,"kind":"Support","features":[0.1,0.2,0.3,0.4,0.5,0.6]}]}"#),
+            Some(t),
+        )
+        .unwrap();
+    assert_eq!(Array::from(&get(&s, "level_scores")).length(), 1);
+    assert_eq!(Array::from(&get(&s, "signal.probs")).length(), 3);
+    t += HOUR;
+    let closed = e
+        .close(
+            js(r#"{"trade_id":1,"price":101,"reason":"Target"}"#),
+            Some(t),
+        )
+        .unwrap();
+    assert_eq!(get(&closed, "outcome").as_string().as_deref(), Some("Win"));
+    // observe: its id has bit 63 set, beyond a JS number's exact range: a bigint.
+    let obs = e
+        .observe(js(r#"{"features":[0,1,0,1],"return_pct":-0.02}"#), Some(t))
+        .unwrap();
+    let id = get(&obs, "id");
+    assert!(id.is_bigint(), "observation id {id:?}");
+    assert_eq!(
+        u64::try_from(id).unwrap(),
+        (1 << 63) | 1,
+        "bit 63 | replay count"
+    );
+    assert_eq!(get(&obs, "outcome").as_string().as_deref(), Some("Loss"));
+
+    run_lifecycle(&mut e);
+    t = T0 + 100.0 * HOUR;
+    let learned = e.learn(Some(js(r#""Retrain""#)), Some(t)).unwrap();
+    assert!(get(&learned, "signal.decision.action").is_string());
+    let learned = e.learn(None, Some(t)).unwrap();
+    assert!(get(&learned, "signal").is_object());
+    let versions = Array::from(&e.versions().unwrap());
+    assert!(versions.length() >= 2, "{}", show(&versions));
+    let first = num(&versions.get(0), "id") as u32;
+    let champion = num(&e.stats().unwrap(), "signal.champion") as u32;
+    assert_eq!(e.promote(first, Some(t)).unwrap(), first);
+    if champion != first {
+        assert_eq!(e.rollback(None, Some(t)).unwrap(), champion);
+        assert_eq!(e.rollback(Some(first), Some(t)).unwrap(), first);
+    }
+    let ran = Array::from(&e.run_due(Some(t + 40.0 * 86_400_000.0)).unwrap());
+    for r in ran.iter() {
+        assert_eq!(Array::from(&r).length(), 2, "[Job, LearnReport]");
+    }
+    assert_eq!(
+        e.set_exit_mode(js(r#""Deployment""#), Some(t))
+            .unwrap()
+            .as_string()
+            .as_deref(),
+        Some("Deployment")
+    );
+    assert_eq!(
+        e.set_exit_mode(js(r#""Training""#), Some(t))
+            .unwrap()
+            .as_string()
+            .as_deref(),
+        Some("Training")
+    );
+
+    // rank with a JS scorer: the highest scores are picked and opened.
+    let request = js(r#"{"candidates":[
+        {"symbol":"AAA","price":10,"features":[1,0,0,0]},
+        {"symbol":"BBB","price":20,"features":[2,0,0,0]},
+        {"symbol":"CCC","price":30,"features":[3,0,0,0]}],"k":2,"size":1}"#);
+    let scorer = Function::new_with_args(
+        "rows, dim",
+        "const n = rows.length / dim; const s = new Float32Array(n); \
+         for (let i = 0; i < n; i++) s[i] = rows[i * dim]; \
+         return { score: s, class: new Uint8Array(n).fill(2) };",
+    );
+    let ranked = e
+        .rank(request.clone(), Some(scorer.into()), Some(t))
+        .unwrap();
+    assert_eq!(
+        get(&ranked, "model").as_string().as_deref(),
+        Some("js-scorer")
+    );
+    let picks: Vec<f64> = Array::from(&get(&ranked, "picks"))
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    assert_eq!(picks, [2.0, 1.0]);
+    assert_eq!(Array::from(&get(&ranked, "opened")).length(), 2);
+    // A plain Float32Array answer works too.
+    let plain = Function::new_with_args("rows, dim", "return new Float32Array(rows.length / dim);");
+    let again =
+        js(r#"{"candidates":[{"symbol":"DDD","price":5,"features":[0,0,0,0]}],"k":1,"size":1}"#);
+    e.rank(again, Some(plain.into()), Some(t)).unwrap();
+
+    // Every query.
+    let stats = e.stats().unwrap();
+    assert!(num(&stats, "opened") >= 44.0);
+    assert!(get(&stats, "signal.challenger").is_null() || num(&stats, "signal.challenger") > 0.0);
+    let trade = e.trade(1.0).unwrap();
+    assert_eq!(
+        get(&trade, "close.reason").as_string().as_deref(),
+        Some("Target")
+    );
+    assert_eq!(Array::from(&e.open_trades().unwrap()).length(), 3);
+    assert_eq!(Array::from(&e.closed_trades(5).unwrap()).length(), 5);
+    assert!(Array::is_array(&e.level_history().unwrap()));
+    assert_eq!(num(&e.config().unwrap(), "features"), 4.0);
+    assert!(Array::from(&e.audit(3).unwrap()).length() <= 3);
+    let m = e.monitor(None, Some(t)).unwrap();
+    assert!(Array::is_array(&get(&m, "windows")));
+    let mv = e.monitor(Some(first), Some(t)).unwrap();
+    assert_eq!(num(&mv, "version"), f64::from(first));
+    let ab = e.ab().unwrap();
+    assert!(ab.is_null() || ab.is_object());
+    assert!(get(&e.drift().unwrap(), "drift").as_bool().is_some());
+    assert!(Array::is_array(&e.due(Some(t)).unwrap()));
+    assert!(num(&e.ranking().unwrap(), "rankings") >= 2.0);
+    // The generic entry point: commands and replies in their tagged shapes.
+    let reply = e.apply(js(r#"{"Query":"Stats"}"#), Some(t)).unwrap();
+    assert!(get(&reply, "Stats.signal").is_object());
+    let reply = e.apply(js(r#""RunDue""#), Some(t)).unwrap();
+    assert!(Array::is_array(&get(&reply, "Ran")));
+    let reply = e
+        .apply(js(r#"{"Query":{"ClosedTrades":{"limit":2}}}"#), Some(t))
+        .unwrap();
+    assert_eq!(Array::from(&get(&reply, "Trades")).length(), 2);
+}
+
+#[wasm_bindgen_test]
+fn bad_input_throws_the_core_message_and_changes_nothing() {
+    let mut e = engine(3);
+    e.open(open_json(100.0, [0.0; 4]), Some(T0)).unwrap();
+    let before = bytes(&e.snapshot());
+    let unchanged = |e: &Engine| assert_eq!(bytes(&e.snapshot()), before);
+
+    // NaN price (NaN cannot be written in JSON: build the object by hand).
+    let o = open_json(1.0, [0.0; 4]);
+    Reflect::set(&o, &"price".into(), &JsValue::from_f64(f64::NAN)).unwrap();
+    assert_error(
+        e.open(o, Some(T0)),
+        "NonFinite",
+        "price must be a finite number",
+    );
+    unchanged(&e);
+    // Wrong feature length.
+    let o = js(r#"{"symbol":"SPY","side":"Long","price":1,"size":1,"features":[1,2,3]}"#);
+    assert_error(
+        e.open(o, Some(T0)),
+        "FeatureLength",
+        "expected 4 features, got 3",
+    );
+    unchanged(&e);
+    // Unknown trade id, as a close and as a query.
+    let c = js(r#"{"trade_id":99,"price":1,"reason":"Manual"}"#);
+    assert_error(
+        e.close(c, Some(T0)),
+        "UnknownTrade",
+        "no trade with id 99 was opened",
+    );
+    assert_error(e.trade(99.0), "UnknownTrade", "no trade with id 99");
+    assert_error(e.trade(-1.0), "InvalidInput", "trade id");
+    unchanged(&e);
+    // A value of the wrong shape.
+    assert_error(
+        e.open(js(r#"{"symbol":"SPY"}"#), Some(T0)),
+        "InvalidInput",
+        "invalid trade",
+    );
+    assert_error(
+        e.apply(js(r#"{"Fly":1}"#), Some(T0)),
+        "InvalidInput",
+        "invalid command",
+    );
+    // A rank with a throwing scorer, one with the wrong count and one with bad classes.
+    let request = js(
+        r#"{"candidates":[{"symbol":"AAA","price":10,"features":[1,0,0,0]},{"symbol":"BBB","price":11,"features":[1,0,0,0]}],"k":1,"size":1}"#,
+    );
+    let throwing = Function::new_with_args("rows, dim", "throw new Error('model offline');");
+    assert_error(
+        e.rank(request.clone(), Some(throwing.into()), Some(T0)),
+        "Ranker",
+        "ranker failed: scorer threw: model offline",
+    );
+    let short = Function::new_with_args("rows, dim", "return new Float32Array(1);");
+    assert_error(
+        e.rank(request.clone(), Some(short.into()), Some(T0)),
+        "ShapeMismatch",
+        "ranker scores: expected length 2, got 1",
+    );
+    let bad_class = Function::new_with_args(
+        "rows, dim",
+        "return { score: new Float32Array(2), class: new Uint8Array([0, 7]) };",
+    );
+    assert_error(
+        e.rank(request.clone(), Some(bad_class.into()), Some(T0)),
+        "Ranker",
+        "class 7 is not 0, 1 or 2",
+    );
+    let junk = Function::new_with_args("rows, dim", "return 'nope';");
+    assert_error(
+        e.rank(request.clone(), Some(junk.into()), Some(T0)),
+        "Ranker",
+        "scorer must return",
+    );
+    let nan = Function::new_with_args("rows, dim", "return new Float32Array([NaN, 1]);");
+    assert_error(
+        e.rank(request.clone(), Some(nan.into()), Some(T0)),
+        "NonFinite",
+        "ranker score",
+    );
+    assert_error(
+        e.rank(request, None, Some(T0)),
+        "NoRanker",
+        "no ranker model is loaded",
+    );
+    unchanged(&e);
+    // A non-finite `now`.
+    assert_error(
+        e.open(open_json(1.0, [0.0; 4]), Some(f64::INFINITY)),
+        "NonFinite",
+        "now must be a finite number",
+    );
+    unchanged(&e);
+
+    // Corrupt and future-version snapshots.
+    let mut corrupt = before.clone();
+    let last = corrupt.len() - 1;
+    corrupt[last] ^= 0xff;
+    let err = assert_error(
+        Engine::restore(&corrupt).map(|_| JsValue::NULL),
+        "Checkpoint",
+        "checkpoint rejected: checksum mismatch",
+    );
+    assert_eq!(
+        get(&err, "checkpoint").as_string().as_deref(),
+        Some("ChecksumMismatch")
+    );
+    let mut future = before.clone();
+    future[18..20].copy_from_slice(&99u16.to_le_bytes());
+    let sum = tradeloop_core::checkpoint::xxh64(&future[16..], 0);
+    future[8..16].copy_from_slice(&sum.to_le_bytes());
+    assert_error(
+        Engine::restore(&future).map(|_| JsValue::NULL),
+        "Checkpoint",
+        "schema 99 was written by a newer tradeloop",
+    );
+    assert_error(
+        Engine::restore(b"hello").map(|_| JsValue::NULL),
+        "Checkpoint",
+        "truncated",
+    );
+    assert_error(
+        inspect_checkpoint(&corrupt),
+        "Checkpoint",
+        "checksum mismatch",
+    );
+    unchanged(&e);
+
+    // Malformed CSV: every bad line is named.
+    let csv = "timestamp,open,high,low,close,volume\n\
+               2020-01-01T00:00:00Z,1,2,0.5,1.5,10\n\
+               2020-01-01T01:00:00Z,1,x,0.5,1.5,10\n\
+               2020-01-01T02:00:00Z,1,2,0.5\n";
+    let err = assert_error(parse_csv(csv), "Csv", "line 3");
+    assert!(String::from(err.message()).contains("line 4"));
+
+    // The paper trader: a bad candle changes neither trader nor engine.
+    let mut p = PaperTrader::new(None).unwrap();
+    let mut e32 = Engine::new(None, Some(JsValue::from_f64(1.0)), Some(T0)).unwrap();
+    let (pb, eb) = (bytes(&p.snapshot()), bytes(&e32.snapshot()));
+    let bad = js(r#"{"time":0,"open":1,"high":0.5,"low":1,"close":1,"volume":0}"#);
+    assert_error(p.on_bar(&mut e32, bad), "InvalidCandle", "invalid candle");
+    assert_eq!(
+        (bytes(&p.snapshot()), bytes(&e32.snapshot())),
+        (pb.clone(), eb)
+    );
+    let mut pc = pb.clone();
+    pc[30] ^= 1;
+    assert_error(
+        PaperTrader::restore(&pc).map(|_| JsValue::NULL),
+        "Checkpoint",
+        "checksum mismatch",
+    );
+    assert_error(
+        PaperTrader::restore(&before).map(|_| JsValue::NULL),
+        "Checkpoint",
+        "bad magic",
+    );
+    assert_error(
+        PaperTrader::new(Some(js(r#"{"entry_band": -1}"#))).map(|_| JsValue::NULL),
+        "InvalidConfig",
+        "paper.entry_band",
+    );
+}
+
+#[wasm_bindgen_test]
+fn snapshot_restore_and_determinism() {
+    let mut a = engine(5);
+    let mut b = engine(5);
+    run_lifecycle(&mut a);
+    run_lifecycle(&mut b);
+    let sa = bytes(&a.snapshot());
+    assert_eq!(sa, bytes(&b.snapshot()), "same seed and commands");
+    let mut r = Engine::restore(&sa).unwrap();
+    assert_eq!(bytes(&r.snapshot()), sa, "restore gives identical bytes");
+    // And continues identically.
+    let t = T0 + 1000.0 * HOUR;
+    a.learn(None, Some(t)).unwrap();
+    r.learn(None, Some(t)).unwrap();
+    assert_eq!(bytes(&a.snapshot()), bytes(&r.snapshot()));
+    // A different seed gives a different state.
+    let mut c = engine(6);
+    run_lifecycle(&mut c);
+    assert_ne!(bytes(&c.snapshot()), sa);
+    // inspectCheckpoint decodes what snapshot wrote.
+    let doc = inspect_checkpoint(&sa).unwrap();
+    assert!(get(&doc, "base").is_object() && get(&doc, "ranking").is_object());
+}
+
+#[wasm_bindgen_test]
+fn paper_trader_over_spy_bars_and_resume() {
+    let csv: String = SPY.lines().take(601).collect::<Vec<_>>().join("\n");
+    let candles = Array::from(&parse_csv(&csv).unwrap());
+    assert_eq!(candles.length(), 600);
+    let bar = |i: u32| candles.get(i);
+    assert_eq!(
+        num(&bar(0), "time"),
+        1_167_832_800_000.0,
+        "2007-01-03T14:00Z in ms"
+    );
+
+    let mut engine = Engine::new(
+        None,
+        Some(JsValue::from_f64(42.0)),
+        Some(num(&bar(0), "time")),
+    )
+    .unwrap();
+    let mut trader = PaperTrader::new(None).unwrap();
+    let (mut opened, mut closed) = (0, 0);
+    let mut saved = None;
+    for i in 0..candles.length() {
+        if i == 300 {
+            saved = Some((bytes(&engine.snapshot()), bytes(&trader.snapshot())));
+        }
+        if let Ok(ev) = trader.on_bar(&mut engine, bar(i)) {
+            if get(&ev, "Opened").is_object() {
+                opened += 1;
+                assert_eq!(trader.open_trade(), Some(num(&ev, "Opened.trade_id")));
+            } else if get(&ev, "Closed").is_object() {
+                closed += 1;
+            }
+        } else {
+            panic!("bar {i} rejected");
+        }
+        assert_eq!(trader.features().is_some(), i >= 96, "bar {i}");
+    }
+    assert!(
+        opened >= 3 && closed >= 2,
+        "opened {opened}, closed {closed}"
+    );
+    assert_eq!(trader.features().unwrap().len(), 32);
+    let levels = Array::from(&trader.levels().unwrap());
+    assert!(levels.length() > 0);
+    assert!(get(&levels.get(0), "kind").is_string());
+    let closed_trades = Array::from(&engine.closed_trades(1000).unwrap());
+    assert_eq!(closed_trades.length(), closed);
+
+    // Resume from bar 300: identical engine and trader at the end.
+    let (eb, tb) = saved.unwrap();
+    let mut e2 = Engine::restore(&eb).unwrap();
+    let mut t2 = PaperTrader::restore(&tb).unwrap();
+    assert_eq!(bytes(&t2.snapshot()), tb);
+    for i in 300..candles.length() {
+        t2.on_bar(&mut e2, bar(i)).unwrap();
+    }
+    assert_eq!(bytes(&e2.snapshot()), bytes(&engine.snapshot()));
+    assert_eq!(bytes(&t2.snapshot()), bytes(&trader.snapshot()));
+
+    // A manual trade on the last bar's features (a Float32Array).
+    let f = trader.features().unwrap();
+    let o = Object::new();
+    for (k, v) in [
+        ("symbol", JsValue::from_str("SPY")),
+        ("side", JsValue::from_str("Long")),
+        ("price", get(&bar(599), "close")),
+        ("size", JsValue::from_f64(1.0)),
+        ("features", js_sys::Float32Array::from(&f[..]).into()),
+    ] {
+        Reflect::set(&o, &k.into(), &v).unwrap();
+    }
+    let t = num(&bar(599), "time");
+    let manual = engine.open(o.into(), Some(t)).unwrap();
+    assert!(num(&manual, "exits.stop_price") < num(&bar(599), "close"));
+}
+
+/// The TypeScript declarations name exactly the fields the values have.
+#[wasm_bindgen_test]
+fn typescript_interfaces_match_values() {
+    let fields = |name: &str| -> Vec<String> {
+        let start = TYPES
+            .find(&format!("export interface {name} {{"))
+            .unwrap_or_else(|| panic!("no interface {name}"));
+        let body = &TYPES[start..];
+        let body = &body[body.find('{').unwrap() + 1..body.find("\n}").unwrap()];
+        let mut out: Vec<String> = body
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.starts_with("/**") && !l.is_empty())
+            .map(|l| l.split([':', '?']).next().unwrap().to_string())
+            .collect();
+        out.sort();
+        out
+    };
+    let keys = |v: &JsValue| -> Vec<String> {
+        let mut k: Vec<String> = Object::keys(v.unchecked_ref::<Object>())
+            .iter()
+            .map(|k| k.as_string().unwrap())
+            .collect();
+        k.sort();
+        k
+    };
+    let mut e = engine(9);
+    run_lifecycle(&mut e);
+    let t = T0 + 200.0 * HOUR;
+    let opened = e.open(open_json(100.0, [0.0; 4]), Some(t)).unwrap();
+    let suggestion = e
+        .suggest(
+            js(r#"{"side":"Long","price":1,"features":[0,0,0,0],"levels":[]}"#),
+            Some(t),
+        )
+        .unwrap();
+    let learned = e.learn(Some(js(r#""Retrain""#)), Some(t)).unwrap();
+    let stats = e.stats().unwrap();
+    let trade = Array::from(&e.closed_trades(1).unwrap()).get(0);
+    let version = Array::from(&e.versions().unwrap()).get(0);
+    let config = e.config().unwrap();
+    let observed = e
+        .observe(js(r#"{"features":[0,0,0,0],"return_pct":0}"#), Some(t))
+        .unwrap();
+    let cases = [
+        ("Opened", opened.clone()),
+        ("Signal", get(&opened, "signal")),
+        ("ExitPlan", get(&opened, "exits")),
+        ("Suggestion", suggestion),
+        ("Learned", learned.clone()),
+        ("LearnReport", get(&learned, "signal")),
+        ("Decision", get(&learned, "signal.decision")),
+        ("Stats", stats.clone()),
+        ("SignalStats", get(&stats, "signal")),
+        ("LevelStats", get(&stats, "levels")),
+        ("ExitStats", get(&stats, "exits")),
+        ("TradeStats", get(&stats, "trades")),
+        ("TradeRecord", trade.clone()),
+        ("CloseRecord", get(&trade, "close")),
+        ("VersionInfo", version),
+        ("EngineConfig", config.clone()),
+        ("ReplayConfig", get(&config, "replay")),
+        ("LifecycleConfig", get(&config, "lifecycle")),
+        ("ExitConfig", get(&config, "exits")),
+        ("Observed", observed),
+        ("MonitorReport", e.monitor(None, Some(t)).unwrap()),
+        ("DriftReport", e.drift().unwrap()),
+        ("RankReport", e.ranking().unwrap()),
+        ("PaperConfig", default_paper_config().unwrap()),
+        (
+            "LevelDetectorConfig",
+            get(&default_paper_config().unwrap(), "levels"),
+        ),
+    ];
+    for (name, value) in cases {
+        assert!(value.is_object(), "{name}: {}", show(&value));
+        assert_eq!(
+            keys(&value),
+            fields(name),
+            "interface {name} vs {}",
+            show(&value)
+        );
+    }
+    let c = Array::from(&parse_csv("timestamp,open,high,low,close,volume\n1,1,1,1,1,1\n").unwrap());
+    assert_eq!(keys(&c.get(0)), fields("Candle"));
+}
