@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test of tradeloop. On a fresh machine it first installs what it needs (Rust
-# targets and components); it expects rustup, cargo and node (for the WebAssembly tests).
+# Runs every test of tradeloop. On a fresh machine it first installs what it needs: Rust
+# targets and components, the wasm-bindgen CLI pinned to the library's version (web/build.sh),
+# the page's npm packages (web/package-lock.json) and Debian's Chromium for the browser tests.
+# It expects rustup, cargo, node with npm, and root or sudo for apt-get if Chromium is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +21,18 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 step "native tests (kernels compared bit for bit; the host runs the plugin in wasmtime; SIGKILL crash test; tract against the onnxruntime fixture)"
 cargo test --workspace
+
+step "browser package: tradeloop-wasm built with the pinned wasm-bindgen CLI into web/pkg; its tests in node"
+web/build.sh
+cargo test -p tradeloop-wasm --target wasm32-unknown-unknown
+
+step "browser tests: the paper-trading page in headless Chromium (Debian), driven by playwright-core"
+if [ ! -x /usr/bin/chromium ]; then
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -q
+    $sudo apt-get install -y -q chromium chromium-driver
+fi
+node web/tests/browser.mjs
 
 step "the main job: tradeloop paper on the bundled SPY series, twice (the second run continues)"
 state="$(mktemp -d)/state"
