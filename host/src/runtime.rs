@@ -37,7 +37,6 @@ impl Runtime {
     pub fn open(dir: &Path, settings: Settings, create: Option<i64>) -> anyhow::Result<Self> {
         settings.validate()?;
         let mut store = StateDir::open(dir, create.is_some())?;
-        let plugin = Plugin::embedded(settings.limits())?;
         let genesis = store.genesis()?;
         if genesis.is_none() {
             let Some(now) = create else {
@@ -53,16 +52,7 @@ impl Runtime {
             };
             store.set_genesis(&postcard::to_allocvec(&request)?)?;
         }
-        let mut rt = Runtime {
-            store,
-            plugin,
-            settings,
-            since_checkpoint: 0,
-            warnings: Vec::new(),
-            ranker: None,
-        };
-        rt.recover()?;
-        Ok(rt)
+        Self::start(store, settings)
     }
 
     /// Creates a new state in `dir` (which must not exist or be empty) whose engine starts
@@ -82,6 +72,13 @@ impl Runtime {
             );
         }
         store.set_genesis(&postcard::to_allocvec(&Request::Restore(bytes.to_vec()))?)?;
+        let mut rt = Self::start(store, settings)?;
+        rt.checkpoint()?;
+        Ok(rt)
+    }
+
+    /// Starts the plugin on a store that has a genesis and recovers its engine.
+    fn start(store: StateDir, settings: Settings) -> anyhow::Result<Self> {
         let plugin = Plugin::embedded(settings.limits())?;
         let mut rt = Runtime {
             store,
@@ -92,7 +89,6 @@ impl Runtime {
             ranker: None,
         };
         rt.recover()?;
-        rt.checkpoint()?;
         Ok(rt)
     }
 
