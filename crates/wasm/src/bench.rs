@@ -41,6 +41,44 @@ fn js_err(e: tradeloop_core::Error) -> JsValue {
     core_error(&e)
 }
 
+/// `x` holds 32 finite values per label of `y`, and every label is a class 0..3.
+fn check_rows(x: &[f32], y: &[u8]) -> Result<(), JsValue> {
+    if x.len() != y.len() * D_IN {
+        return Err(input_error(format!(
+            "x has {} values, expected {} (32 per label)",
+            x.len(),
+            y.len() * D_IN
+        )));
+    }
+    if let Some(bad) = y.iter().find(|&&c| usize::from(c) >= D_OUT) {
+        return Err(input_error(format!("label {bad} is not a class 0..3")));
+    }
+    if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+        return Err(input_error(format!("x[{i}] is not finite")));
+    }
+    Ok(())
+}
+
+/// One Adam step of softmax cross-entropy on the single sample `x` with class `label`.
+fn adam_step(
+    net: &mut Mlp,
+    opt: &mut Optimizer,
+    ws: &mut Workspace,
+    x: &[f32],
+    label: u8,
+) -> Result<(), JsValue> {
+    let y = [label];
+    let batch = Batch {
+        x,
+        rows: 1,
+        target: Target::Classes(&y),
+        weights: None,
+    };
+    net.train(ws, opt, &batch, Loss::SoftmaxCrossEntropy, 1.0)
+        .map(|_| ())
+        .map_err(js_err)
+}
+
 /// The W1 learner: network, Adam state, scratch and (optionally) the training rows, so a
 /// step needs no data from JavaScript.
 #[wasm_bindgen]
@@ -59,19 +97,7 @@ impl W1 {
     /// per row; both may be empty when every sample comes through [`W1::step`].
     #[wasm_bindgen(constructor)]
     pub fn new(x: &[f32], y: &[u8]) -> Result<W1, JsValue> {
-        if x.len() != y.len() * D_IN {
-            return Err(input_error(format!(
-                "x has {} values, expected {} (32 per label)",
-                x.len(),
-                y.len() * D_IN
-            )));
-        }
-        if let Some(bad) = y.iter().find(|&&c| usize::from(c) >= D_OUT) {
-            return Err(input_error(format!("label {bad} is not a class 0..3")));
-        }
-        if let Some(i) = x.iter().position(|v| !v.is_finite()) {
-            return Err(input_error(format!("x[{i}] is not finite")));
-        }
+        check_rows(x, y)?;
         let net = w1_net().map_err(js_err)?;
         let opt = Optimizer::new(OptimConfig::adam(1e-3), net.params().len()).map_err(js_err)?;
         let initial_w1_sum = net.params()[..D_IN * D_H as usize]
@@ -96,44 +122,15 @@ impl W1 {
         }
         for k in 0..u64::from(steps) {
             let s = ((u64::from(start) + k) % rows) as usize;
-            let b = Batch {
-                x: &self.x[s * D_IN..(s + 1) * D_IN],
-                rows: 1,
-                target: Target::Classes(&self.y[s..s + 1]),
-                weights: None,
-            };
-            self.net
-                .train(
-                    &mut self.ws,
-                    &mut self.opt,
-                    &b,
-                    Loss::SoftmaxCrossEntropy,
-                    1.0,
-                )
-                .map_err(js_err)?;
+            let row = &self.x[s * D_IN..(s + 1) * D_IN];
+            adam_step(&mut self.net, &mut self.opt, &mut self.ws, row, self.y[s])?;
         }
         Ok(())
     }
 
     /// One Adam step on the sample `x` (32 values) with class `label`.
     pub fn step(&mut self, x: &[f32], label: u8) -> Result<(), JsValue> {
-        let y = [label];
-        let b = Batch {
-            x,
-            rows: 1,
-            target: Target::Classes(&y),
-            weights: None,
-        };
-        self.net
-            .train(
-                &mut self.ws,
-                &mut self.opt,
-                &b,
-                Loss::SoftmaxCrossEntropy,
-                1.0,
-            )
-            .map(|_| ())
-            .map_err(js_err)
+        adam_step(&mut self.net, &mut self.opt, &mut self.ws, x, label)
     }
 
     /// Share of the first `n` stored rows whose argmax output is their class.
@@ -151,11 +148,10 @@ impl W1 {
     /// Share of the rows of `x` (`rows x 32`) whose argmax output is their class in `y`.
     #[wasm_bindgen(js_name = accuracyOn)]
     pub fn accuracy_on(&self, x: &[f32], y: &[u8]) -> Result<f64, JsValue> {
-        if y.is_empty() || x.len() != y.len() * D_IN {
-            return Err(input_error(
-                "need rows x 32 values and one label per row".into(),
-            ));
+        if y.is_empty() {
+            return Err(input_error("no rows to score".into()));
         }
+        check_rows(x, y)?;
         self.accuracy_of(x, y)
     }
 
