@@ -462,14 +462,9 @@ impl PaperTrader {
 
     /// Where the open position exits on this bar, if it does.
     fn exit(&self, p: Position, c: &Candle) -> Option<(f64, ExitReason)> {
-        match p.side {
-            Side::Long if c.low <= p.stop => Some((c.open.min(p.stop), ExitReason::Stop)),
-            Side::Long if c.high >= p.target => Some((c.open.max(p.target), ExitReason::Target)),
-            Side::Short if c.high >= p.stop => Some((c.open.max(p.stop), ExitReason::Stop)),
-            Side::Short if c.low <= p.target => Some((c.open.min(p.target), ExitReason::Target)),
-            _ if p.bars >= self.config.max_hold_bars => Some((c.close, ExitReason::Timeout)),
-            _ => None,
-        }
+        stop_or_target(p.side, p.stop, p.target, c).or_else(|| {
+            (p.bars >= self.config.max_hold_bars).then_some((c.close, ExitReason::Timeout))
+        })
     }
 
     /// The rule: a level within `entry_band` ATRs of the close, best level score (under
@@ -517,5 +512,18 @@ impl PaperTrader {
             }
             (a, b) => a.or(b),
         }
+    }
+}
+
+/// Where a position exits on bar `c` at its stop or its target, if it does. The stop wins
+/// when the bar reaches both (which came first is unknown, so the worse is assumed), and a
+/// bar that opens beyond the level fills at its open.
+fn stop_or_target(side: Side, stop: f64, target: f64, c: &Candle) -> Option<(f64, ExitReason)> {
+    match side {
+        Side::Long if c.low <= stop => Some((c.open.min(stop), ExitReason::Stop)),
+        Side::Long if c.high >= target => Some((c.open.max(target), ExitReason::Target)),
+        Side::Short if c.high >= stop => Some((c.open.max(stop), ExitReason::Stop)),
+        Side::Short if c.low <= target => Some((c.open.min(target), ExitReason::Target)),
+        _ => None,
     }
 }

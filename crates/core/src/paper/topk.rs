@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::command::{CloseTrade, Command, Opened, Query, Reply};
 use crate::engine::Apply;
 use crate::error::{Error, check};
-use crate::journal::{ExitReason, Outcome, validate_symbol};
+use crate::journal::{ExitReason, Outcome, Side, validate_symbol};
 use crate::market::{Candle, FEATURES, FeatureExtractor};
 use crate::ranking::{Candidate, MAX_CANDIDATES, RankRequest};
 
@@ -298,13 +298,6 @@ impl TopKTrader {
 
 /// Where a long position exits on this bar, if it does.
 fn exit(p: Position, c: &Candle, max_hold: u32) -> Option<(f64, ExitReason)> {
-    if c.low <= p.stop {
-        Some((c.open.min(p.stop), ExitReason::Stop))
-    } else if c.high >= p.target {
-        Some((c.open.max(p.target), ExitReason::Target))
-    } else if p.bars + 1 >= max_hold {
-        Some((c.close, ExitReason::Timeout))
-    } else {
-        None
-    }
+    super::stop_or_target(Side::Long, p.stop, p.target, c)
+        .or_else(|| (p.bars + 1 >= max_hold).then_some((c.close, ExitReason::Timeout)))
 }
