@@ -9,55 +9,8 @@ use std::time::Duration;
 
 use tradeloop_core::rng::SplitMix64;
 
-const BIN: &str = env!("CARGO_BIN_EXE_tradeloop");
-
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../data/market")
-        .join(name)
-}
-
-/// A fresh temporary directory (removed on drop).
-struct Temp(PathBuf);
-
-impl Temp {
-    fn new(name: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("tradeloop-cli-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Temp(p)
-    }
-    fn join(&self, s: &str) -> PathBuf {
-        self.0.join(s)
-    }
-}
-
-impl Drop for Temp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn tl(state: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("--state")
-        .arg(state)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok_json(state: &Path, args: &[&str]) -> serde_json::Value {
-    let mut a = vec!["--json"];
-    a.extend_from_slice(args);
-    let o = tl(state, &a);
-    assert!(
-        o.status.success(),
-        "tradeloop {args:?} failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).unwrap()
-}
+mod common;
+use common::{BIN, Temp, data, ok_json, tl};
 
 /// The newest checkpoint file of a state directory (zero-padded names sort by sequence).
 fn newest_checkpoint_path(state: &Path) -> PathBuf {

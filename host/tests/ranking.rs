@@ -4,56 +4,12 @@
 //! with its scores (so a replay without any model gives the same state) and reports top-K
 //! monitoring.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
 
 use tradeloop_core::Command as EngineCommand;
 
-const BIN: &str = env!("CARGO_BIN_EXE_tradeloop");
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// A fresh temporary directory (removed on drop).
-struct Temp(PathBuf);
-
-impl Temp {
-    fn new(name: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("tradeloop-rank-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Temp(p)
-    }
-    fn join(&self, s: &str) -> PathBuf {
-        self.0.join(s)
-    }
-}
-
-impl Drop for Temp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn tradeloop(state: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("--state")
-        .arg(state)
-        .args(args)
-        .output()
-        .expect("run tradeloop")
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "tradeloop failed: {}\n{}",
-        String::from_utf8_lossy(&o.stderr),
-        String::from_utf8_lossy(&o.stdout)
-    );
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
+mod common;
+use common::{Temp, ok, root, tl as tradeloop};
 
 #[test]
 fn rank_matches_the_onnxruntime_fixture_best_first() {

@@ -4,7 +4,6 @@
 //! report; the output may not go inside the state directory.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command as Process, Output};
 
 use tradeloop_core::abi::Request;
 use tradeloop_core::command::{Observation, Stats};
@@ -17,50 +16,8 @@ use tradeloop_host::runtime::changes_state;
 use tradeloop_host::settings::Settings;
 use tradeloop_host::store::StateDir;
 
-const BIN: &str = env!("CARGO_BIN_EXE_tradeloop");
-
-/// A fresh temporary directory (removed on drop).
-struct Temp(PathBuf);
-
-impl Temp {
-    fn new(name: &str) -> Self {
-        let p =
-            std::env::temp_dir().join(format!("tradeloop-report-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Temp(p)
-    }
-    fn join(&self, s: &str) -> PathBuf {
-        self.0.join(s)
-    }
-}
-
-impl Drop for Temp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn tl(state: &Path, args: &[&str]) -> Output {
-    Process::new(BIN)
-        .arg("--state")
-        .arg(state)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok_json(state: &Path, args: &[&str]) -> serde_json::Value {
-    let mut a = vec!["--json"];
-    a.extend_from_slice(args);
-    let o = tl(state, &a);
-    assert!(
-        o.status.success(),
-        "tradeloop {args:?} failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).unwrap()
-}
+mod common;
+use common::{Temp, ok_json, tl};
 
 /// The point lists of every `<polyline>` in an SVG, as point counts.
 fn polylines(svg: &str) -> Vec<usize> {

@@ -3,42 +3,14 @@
 
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use tradeloop_core::{Engine, EngineConfig, checkpoint};
 use tradeloop_host::store::{StateDir, StoreError};
 
-/// A unique directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let path = std::env::temp_dir().join(format!(
-            "tradeloop-store-{tag}-{}-{}-{nanos}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        fs::create_dir(&path).expect("create temp dir");
-        Self(path)
-    }
-
-    /// A path inside the temp dir that does not exist yet.
-    fn sub(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
+mod common;
+use common::Temp;
 
 fn snapshot(seed: u64) -> Vec<u8> {
     let config = EngineConfig {
@@ -81,8 +53,8 @@ fn state_with_checkpoints(dir: &Path, events: u64, at: &[u64]) -> StateDir {
 
 #[test]
 fn append_reopen_events_after_round_trip() {
-    let tmp = TempDir::new("roundtrip");
-    let dir = tmp.sub("state");
+    let tmp = Temp::new("roundtrip");
+    let dir = tmp.join("state");
     {
         let mut s = StateDir::open(&dir, true).expect("open");
         assert_eq!(s.path(), dir);
@@ -125,8 +97,8 @@ fn append_reopen_events_after_round_trip() {
 
 #[test]
 fn genesis_is_set_once() {
-    let tmp = TempDir::new("genesis");
-    let dir = tmp.sub("state");
+    let tmp = Temp::new("genesis");
+    let dir = tmp.join("state");
     {
         let mut s = StateDir::open(&dir, true).unwrap();
         assert_eq!(s.genesis().unwrap(), None);
@@ -142,16 +114,16 @@ fn genesis_is_set_once() {
         Err(StoreError::GenesisAlreadySet(_))
     ));
     // An empty genesis is still a genesis.
-    let tmp2 = TempDir::new("genesis-empty");
-    let mut e = StateDir::open(&tmp2.0, false).unwrap();
+    let tmp2 = Temp::new("genesis-empty");
+    let mut e = StateDir::open(tmp2.path(), false).unwrap();
     e.set_genesis(b"").unwrap();
     assert_eq!(e.genesis().unwrap(), Some(Vec::new()));
 }
 
 #[test]
 fn checkpoints_are_atomic_and_pruned_to_keep() {
-    let tmp = TempDir::new("prune");
-    let dir = tmp.sub("state");
+    let tmp = Temp::new("prune");
+    let dir = tmp.join("state");
     let mut s = StateDir::open(&dir, true).unwrap();
     let mut written = Vec::new();
     for seq in 0..=6u64 {
@@ -192,10 +164,10 @@ fn checkpoints_are_atomic_and_pruned_to_keep() {
 
 #[test]
 fn write_checkpoint_refuses_bad_bytes_and_future_seqs() {
-    let tmp = TempDir::new("refuse");
-    let mut s = StateDir::open(&tmp.0, false).unwrap();
+    let tmp = Temp::new("refuse");
+    let mut s = StateDir::open(tmp.path(), false).unwrap();
     s.append(0, b"e").unwrap();
-    let before = names(&tmp.0);
+    let before = names(tmp.path());
 
     let err = s
         .write_checkpoint(1, b"not a checkpoint at all", 2)
@@ -229,14 +201,14 @@ fn write_checkpoint_refuses_bad_bytes_and_future_seqs() {
         ),
         "{err}"
     );
-    assert_eq!(names(&tmp.0), before, "nothing written");
+    assert_eq!(names(tmp.path()), before, "nothing written");
 }
 
 #[test]
 fn corrupt_newest_falls_back_to_previous() {
-    let tmp = TempDir::new("corrupt");
-    let s = state_with_checkpoints(&tmp.0, 4, &[2, 4]);
-    let newest = tmp.0.join(ckpt(4));
+    let tmp = Temp::new("corrupt");
+    let s = state_with_checkpoints(tmp.path(), 4, &[2, 4]);
+    let newest = tmp.path().join(ckpt(4));
     let mut bytes = fs::read(&newest).unwrap();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x01;
@@ -258,9 +230,9 @@ fn corrupt_newest_falls_back_to_previous() {
 
 #[test]
 fn truncated_newest_falls_back_to_previous() {
-    let tmp = TempDir::new("truncated");
-    let s = state_with_checkpoints(&tmp.0, 4, &[1, 3]);
-    let newest = tmp.0.join(ckpt(3));
+    let tmp = Temp::new("truncated");
+    let s = state_with_checkpoints(tmp.path(), 4, &[1, 3]);
+    let newest = tmp.path().join(ckpt(3));
     let bytes = fs::read(&newest).unwrap();
     fs::write(&newest, &bytes[..bytes.len() - 10]).unwrap();
 
@@ -279,17 +251,17 @@ fn truncated_newest_falls_back_to_previous() {
 
 #[test]
 fn all_corrupt_gives_none_with_warnings() {
-    let tmp = TempDir::new("allcorrupt");
-    let s = state_with_checkpoints(&tmp.0, 3, &[1, 2, 3]);
-    fs::write(tmp.0.join(ckpt(3)), b"TRADLOOP but short").unwrap();
+    let tmp = Temp::new("allcorrupt");
+    let s = state_with_checkpoints(tmp.path(), 3, &[1, 2, 3]);
+    fs::write(tmp.path().join(ckpt(3)), b"TRADLOOP but short").unwrap();
     fs::write(
-        tmp.0.join(ckpt(2)),
+        tmp.path().join(ckpt(2)),
         b"something else entirely, long enough for a header",
     )
     .unwrap();
-    let mut b = fs::read(tmp.0.join(ckpt(1))).unwrap();
+    let mut b = fs::read(tmp.path().join(ckpt(1))).unwrap();
     b[40] ^= 0xff;
-    fs::write(tmp.0.join(ckpt(1)), b).unwrap();
+    fs::write(tmp.path().join(ckpt(1)), b).unwrap();
 
     let mut calls = 0;
     let (found, warnings) = s
@@ -316,10 +288,10 @@ fn all_corrupt_gives_none_with_warnings() {
 
 #[test]
 fn rejected_by_accept_and_ahead_of_journal_are_skipped() {
-    let tmp = TempDir::new("skip");
-    let s = state_with_checkpoints(&tmp.0, 5, &[3, 5]);
+    let tmp = Temp::new("skip");
+    let s = state_with_checkpoints(tmp.path(), 5, &[3, 5]);
     // A checkpoint beyond the journal's last event cannot belong to it.
-    fs::copy(tmp.0.join(ckpt(5)), tmp.0.join(ckpt(9))).unwrap();
+    fs::copy(tmp.path().join(ckpt(5)), tmp.path().join(ckpt(9))).unwrap();
     let (found, warnings) = s
         .newest_valid_checkpoint(|b| {
             if b == snapshot(1).as_slice() {
@@ -347,12 +319,12 @@ fn rejected_by_accept_and_ahead_of_journal_are_skipped() {
 
 #[test]
 fn newer_checkpoint_schema_is_an_error_not_a_fallback() {
-    let tmp = TempDir::new("newerckpt");
-    let s = state_with_checkpoints(&tmp.0, 2, &[1, 2]);
-    let bytes = fs::read(tmp.0.join(ckpt(2))).unwrap();
+    let tmp = Temp::new("newerckpt");
+    let s = state_with_checkpoints(tmp.path(), 2, &[1, 2]);
+    let bytes = fs::read(tmp.path().join(ckpt(2))).unwrap();
     let (_, payload) = checkpoint::open(&bytes).unwrap();
     let future = checkpoint::seal(checkpoint::SCHEMA + 1, payload);
-    fs::write(tmp.0.join(ckpt(2)), future).unwrap();
+    fs::write(tmp.path().join(ckpt(2)), future).unwrap();
     let err = s.newest_valid_checkpoint(accept_all).unwrap_err();
     assert!(
         matches!(err, StoreError::NewerCheckpoint { found, .. } if found == checkpoint::SCHEMA + 1),
@@ -363,39 +335,39 @@ fn newer_checkpoint_schema_is_an_error_not_a_fallback() {
 
 #[test]
 fn foreign_file_is_refused_and_nothing_touched() {
-    let tmp = TempDir::new("foreign");
-    fs::write(tmp.0.join("notes.txt"), b"mine").unwrap();
-    fs::write(tmp.0.join(format!("{}.tmp", ckpt(3))), b"half").unwrap();
-    fs::write(tmp.0.join("other.tmp"), b"not ours either").unwrap();
-    fs::create_dir(tmp.0.join("sub")).unwrap();
-    let before = names(&tmp.0);
+    let tmp = Temp::new("foreign");
+    fs::write(tmp.path().join("notes.txt"), b"mine").unwrap();
+    fs::write(tmp.path().join(format!("{}.tmp", ckpt(3))), b"half").unwrap();
+    fs::write(tmp.path().join("other.tmp"), b"not ours either").unwrap();
+    fs::create_dir(tmp.path().join("sub")).unwrap();
+    let before = names(tmp.path());
 
-    let err = StateDir::open(&tmp.0, true).unwrap_err();
+    let err = StateDir::open(tmp.path(), true).unwrap_err();
     match &err {
         StoreError::Foreign { dir, files } => {
-            assert_eq!(dir, &tmp.0);
+            assert_eq!(dir, tmp.path());
             assert_eq!(files, &["notes.txt", "other.tmp", "sub"]);
         }
         other => panic!("expected Foreign, got {other}"),
     }
     let msg = err.to_string();
     assert!(
-        msg.contains(&tmp.0.display().to_string()) && msg.contains("notes.txt"),
+        msg.contains(&tmp.path().display().to_string()) && msg.contains("notes.txt"),
         "{msg}"
     );
-    assert_eq!(names(&tmp.0), before, "nothing created or deleted");
-    assert_eq!(fs::read(tmp.0.join("notes.txt")).unwrap(), b"mine");
+    assert_eq!(names(tmp.path()), before, "nothing created or deleted");
+    assert_eq!(fs::read(tmp.path().join("notes.txt")).unwrap(), b"mine");
 }
 
 #[test]
 fn missing_dir_and_not_a_directory() {
-    let tmp = TempDir::new("missing");
-    let dir = tmp.sub("nope");
+    let tmp = Temp::new("missing");
+    let dir = tmp.join("nope");
     let err = StateDir::open(&dir, false).unwrap_err();
     assert!(matches!(&err, StoreError::Missing(p) if p == &dir), "{err}");
     assert!(!dir.exists(), "not created");
 
-    let file = tmp.sub("file");
+    let file = tmp.join("file");
     fs::write(&file, b"x").unwrap();
     let err = StateDir::open(&file, true).unwrap_err();
     assert!(
@@ -404,47 +376,47 @@ fn missing_dir_and_not_a_directory() {
     );
 
     // create = true makes missing parents too.
-    let deep = tmp.sub("a/b/state");
+    let deep = tmp.join("a/b/state");
     drop(StateDir::open(&deep, true).unwrap());
     assert_eq!(names(&deep), ["LOCK", "journal.sqlite"]);
 }
 
 #[test]
 fn empty_existing_dir_is_fine() {
-    let tmp = TempDir::new("empty");
-    let mut s = StateDir::open(&tmp.0, false).unwrap();
+    let tmp = Temp::new("empty");
+    let mut s = StateDir::open(tmp.path(), false).unwrap();
     assert_eq!(s.append(1, b"x").unwrap(), 1);
 }
 
 #[test]
 fn second_open_while_alive_is_locked() {
-    let tmp = TempDir::new("lock");
-    let first = StateDir::open(&tmp.0, true).unwrap();
-    let err = StateDir::open(&tmp.0, true).unwrap_err();
+    let tmp = Temp::new("lock");
+    let first = StateDir::open(tmp.path(), true).unwrap();
+    let err = StateDir::open(tmp.path(), true).unwrap_err();
     assert!(
-        matches!(&err, StoreError::Locked(p) if p == &tmp.0),
+        matches!(&err, StoreError::Locked(p) if p == tmp.path()),
         "{err}"
     );
     drop(first);
-    let _again = StateDir::open(&tmp.0, false).expect("lock released on drop");
+    let _again = StateDir::open(tmp.path(), false).expect("lock released on drop");
 }
 
 #[test]
 fn newer_journal_schema_is_refused_and_left_unchanged() {
-    let tmp = TempDir::new("newer");
-    drop(state_with_checkpoints(&tmp.0, 2, &[2]));
-    let journal = tmp.0.join("journal.sqlite");
+    let tmp = Temp::new("newer");
+    drop(state_with_checkpoints(tmp.path(), 2, &[2]));
+    let journal = tmp.path().join("journal.sqlite");
     {
         let c = rusqlite::Connection::open(&journal).unwrap();
         c.execute("UPDATE meta SET value = 99 WHERE key = 'schema'", [])
             .unwrap();
     }
     // A leftover temporary must survive too: nothing is touched.
-    fs::write(tmp.0.join(format!("{}.tmp", ckpt(2))), b"half").unwrap();
+    fs::write(tmp.path().join(format!("{}.tmp", ckpt(2))), b"half").unwrap();
     let before = fs::read(&journal).unwrap();
-    let names_before = names(&tmp.0);
+    let names_before = names(tmp.path());
 
-    let err = StateDir::open(&tmp.0, false).unwrap_err();
+    let err = StateDir::open(tmp.path(), false).unwrap_err();
     assert!(
         matches!(
             err,
@@ -462,47 +434,47 @@ fn newer_journal_schema_is_refused_and_left_unchanged() {
         before,
         "journal bytes unchanged"
     );
-    assert_eq!(names(&tmp.0), names_before);
+    assert_eq!(names(tmp.path()), names_before);
 }
 
 #[test]
 fn other_sqlite_databases_are_not_journals() {
-    let tmp = TempDir::new("othersqlite");
+    let tmp = Temp::new("othersqlite");
     {
-        let c = rusqlite::Connection::open(tmp.0.join("journal.sqlite")).unwrap();
+        let c = rusqlite::Connection::open(tmp.path().join("journal.sqlite")).unwrap();
         c.execute("CREATE TABLE t (x)", []).unwrap();
     }
-    let err = StateDir::open(&tmp.0, false).unwrap_err();
+    let err = StateDir::open(tmp.path(), false).unwrap_err();
     assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
     assert!(err.to_string().contains("not a tradeloop journal"), "{err}");
 }
 
 #[test]
 fn checkpoints_without_a_journal_are_refused() {
-    let tmp = TempDir::new("nojournal");
-    drop(state_with_checkpoints(&tmp.0, 2, &[2]));
-    fs::remove_file(tmp.0.join("journal.sqlite")).unwrap();
-    let err = StateDir::open(&tmp.0, false).unwrap_err();
+    let tmp = Temp::new("nojournal");
+    drop(state_with_checkpoints(tmp.path(), 2, &[2]));
+    fs::remove_file(tmp.path().join("journal.sqlite")).unwrap();
+    let err = StateDir::open(tmp.path(), false).unwrap_err();
     assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
     assert!(
-        !tmp.0.join("journal.sqlite").exists(),
+        !tmp.path().join("journal.sqlite").exists(),
         "no new journal made"
     );
     // Nor an empty journal file in its place.
-    fs::write(tmp.0.join("journal.sqlite"), b"").unwrap();
-    let err = StateDir::open(&tmp.0, false).unwrap_err();
+    fs::write(tmp.path().join("journal.sqlite"), b"").unwrap();
+    let err = StateDir::open(tmp.path(), false).unwrap_err();
     assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
 }
 
 #[test]
 fn leftover_tmp_is_removed_on_open() {
-    let tmp = TempDir::new("tmp");
-    drop(state_with_checkpoints(&tmp.0, 3, &[3]));
-    let leftover = tmp.0.join(format!("{}.tmp", ckpt(4)));
+    let tmp = Temp::new("tmp");
+    drop(state_with_checkpoints(tmp.path(), 3, &[3]));
+    let leftover = tmp.path().join(format!("{}.tmp", ckpt(4)));
     fs::write(&leftover, b"TRADLOOP half written").unwrap();
-    let s = StateDir::open(&tmp.0, false).unwrap();
+    let s = StateDir::open(tmp.path(), false).unwrap();
     assert!(!leftover.exists());
-    assert_eq!(s.checkpoints().unwrap(), [(3, tmp.0.join(ckpt(3)))]);
+    assert_eq!(s.checkpoints().unwrap(), [(3, tmp.path().join(ckpt(3)))]);
     assert_eq!(s.last_seq().unwrap(), 3);
 }
 
@@ -542,8 +514,8 @@ fn kill9_child() {
 #[test]
 #[cfg(unix)]
 fn kill_9_loses_no_acknowledged_event() {
-    let tmp = TempDir::new("kill9");
-    let dir = tmp.sub("state");
+    let tmp = Temp::new("kill9");
+    let dir = tmp.join("state");
     let exe = std::env::current_exe().unwrap();
     let mut acked = 0u64;
     for round in 0..3u64 {
