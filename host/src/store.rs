@@ -54,6 +54,8 @@ pub type CheckpointChoice = (Option<(u64, Vec<u8>)>, Vec<String>);
 pub enum StoreError {
     /// The directory does not exist (and was not to be created).
     Missing(PathBuf),
+    /// The directory exists but holds no state (no journal), and none was to be created.
+    NoState(PathBuf),
     /// The path exists but is not a directory.
     NotADirectory(PathBuf),
     /// Another process (or another `StateDir` in this one) holds the directory's lock.
@@ -125,6 +127,11 @@ impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreError::Missing(p) => write!(f, "state directory {} does not exist", p.display()),
+            StoreError::NoState(p) => write!(
+                f,
+                "{} holds no tradeloop state (create one with `tradeloop init` or `tradeloop paper`)",
+                p.display()
+            ),
             StoreError::NotADirectory(p) => write!(f, "{} is not a directory", p.display()),
             StoreError::Locked(p) => write!(
                 f,
@@ -319,14 +326,15 @@ fn scan(dir: &Path) -> Result<Listing, StoreError> {
 }
 
 impl StateDir {
-    /// Opens (creating it if `create` and it does not exist) and locks the directory.
+    /// Opens and locks the directory. With `create`, a missing directory is created and an
+    /// empty one becomes a new state; without it, the directory must already hold a state
+    /// ([`StoreError::Missing`], [`StoreError::NoState`], and then nothing is created).
     ///
     /// Allowed contents: `LOCK`, `journal.sqlite` (with SQLite's `-wal`, `-shm` and
     /// `-journal` side files), `ckpt-<20-digit seq>.tlc`, and `ckpt-<20-digit seq>.tlc.tmp`
     /// left over from an interrupted checkpoint write (deleted once the lock is held).
     /// Anything else (including other `*.tmp` names and subdirectories) is
-    /// [`StoreError::Foreign`], and then nothing is created or deleted. An empty existing
-    /// directory is fine: it becomes a new state.
+    /// [`StoreError::Foreign`], and then nothing is created or deleted.
     ///
     /// Also refused: a journal with a newer schema ([`StoreError::NewerJournal`], the file is
     /// not modified), a SQLite file that is not a tradeloop journal, and checkpoints without
@@ -359,13 +367,20 @@ impl StateDir {
             Err(e) => return Err(io_err(dir)(e)),
         }
 
-        // Refuse foreign directories before creating anything in them (not even the lock).
-        let foreign = scan(dir)?.foreign;
+        // Refuse foreign directories, and directories without a state when none is to be
+        // created, before creating anything in them (not even the lock).
+        let Listing { ours, foreign } = scan(dir)?;
         if !foreign.is_empty() {
             return Err(StoreError::Foreign {
                 dir: dir.to_path_buf(),
                 files: foreign,
             });
+        }
+        let holds_state = ours
+            .iter()
+            .any(|(n, k)| n == JOURNAL_FILE || matches!(k, Entry::Checkpoint(_)));
+        if !create && !holds_state {
+            return Err(StoreError::NoState(dir.to_path_buf()));
         }
 
         let lock_path = dir.join(LOCK_FILE);

@@ -206,6 +206,24 @@ fn a_missing_state_is_a_clear_error() {
         )
     );
     assert!(!state.exists() && !out.exists(), "nothing is created");
+
+    // An existing empty directory is not a state either, and stays empty (no `LOCK`, no
+    // journal); so do `summary` and the other commands that need a state.
+    let empty = t.join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    for args in [
+        &["report", "--out", out.to_str().unwrap()][..],
+        &["summary"],
+        &["checkpoint"],
+    ] {
+        let o = tl(&empty, args);
+        assert!(!o.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("holds no tradeloop state"), "{args:?}: {err}");
+        let left: Vec<_> = std::fs::read_dir(&empty).unwrap().collect();
+        assert!(left.is_empty(), "{args:?} left {left:?}");
+    }
+    assert!(!out.exists(), "no report written");
 }
 
 #[test]

@@ -115,7 +115,7 @@ fn genesis_is_set_once() {
     ));
     // An empty genesis is still a genesis.
     let tmp2 = Temp::new("genesis-empty");
-    let mut e = StateDir::open(tmp2.path(), false).unwrap();
+    let mut e = StateDir::open(tmp2.path(), true).unwrap();
     e.set_genesis(b"").unwrap();
     assert_eq!(e.genesis().unwrap(), Some(Vec::new()));
 }
@@ -165,7 +165,7 @@ fn checkpoints_are_atomic_and_pruned_to_keep() {
 #[test]
 fn write_checkpoint_refuses_bad_bytes_and_future_seqs() {
     let tmp = Temp::new("refuse");
-    let mut s = StateDir::open(tmp.path(), false).unwrap();
+    let mut s = StateDir::open(tmp.path(), true).unwrap();
     s.append(0, b"e").unwrap();
     let before = names(tmp.path());
 
@@ -382,10 +382,20 @@ fn missing_dir_and_not_a_directory() {
 }
 
 #[test]
-fn empty_existing_dir_is_fine() {
+fn empty_existing_dir_becomes_a_state_only_when_creating() {
     let tmp = Temp::new("empty");
-    let mut s = StateDir::open(tmp.path(), false).unwrap();
+    // Not to be created (`summary`, `report`, ...): refused, and nothing is written there.
+    let err = StateDir::open(tmp.path(), false).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::NoState(p) if p == tmp.path()),
+        "{err}"
+    );
+    assert!(names(tmp.path()).is_empty(), "{:?}", names(tmp.path()));
+    // To be created (`init`, `paper`): it becomes a new state.
+    let mut s = StateDir::open(tmp.path(), true).unwrap();
     assert_eq!(s.append(1, b"x").unwrap(), 1);
+    drop(s);
+    drop(StateDir::open(tmp.path(), false).expect("now a state"));
 }
 
 #[test]
