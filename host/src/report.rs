@@ -88,7 +88,8 @@ pub enum ReportError {
     Store(StoreError),
     /// The directory holds no engine yet.
     NoState(PathBuf),
-    /// The genesis request does not decode or is not a `Create`.
+    /// The genesis request does not decode, is not a `Create` or `Restore`, or its engine
+    /// cannot be built.
     Genesis(String),
     /// An event does not decode or no longer applies.
     Event {
@@ -249,12 +250,50 @@ fn resolve(path: &Path) -> Option<PathBuf> {
 
 /// What the state directory holds, read under its lock.
 struct Recorded {
-    config: EngineConfig,
-    seed: u64,
-    created_at: i64,
+    /// The engine before the journal's first event.
+    genesis: Genesis,
     events: Vec<(u64, i64, Vec<u8>)>,
     /// The newest valid checkpoint, to check the replay against.
     checkpoint: Option<(u64, Vec<u8>)>,
+}
+
+/// How the state's engine came to be.
+enum Genesis {
+    /// Created new (`tradeloop init`, `paper`): the whole history is in the journal.
+    Create {
+        config: Box<EngineConfig>,
+        seed: u64,
+        now: i64,
+    },
+    /// Imported from a checkpoint (`tradeloop import`): the journal starts after it.
+    Restore(Vec<u8>),
+}
+
+impl Genesis {
+    /// The engine the first event applies to, when its history starts, and whether it
+    /// was imported.
+    fn engine(self) -> Result<(Engine, i64, bool), ReportError> {
+        let genesis = |e: tradeloop_core::Error| ReportError::Genesis(e.to_string());
+        match self {
+            Genesis::Create { config, seed, now } => Ok((
+                Engine::new(*config, seed, now).map_err(genesis)?,
+                now,
+                false,
+            )),
+            Genesis::Restore(bytes) => {
+                let engine = Engine::restore(&bytes).map_err(genesis)?;
+                // The newest moment the checkpoint knows of: its newest model version.
+                let at = engine
+                    .lifecycle()
+                    .versions()
+                    .iter()
+                    .map(|v| v.created_at)
+                    .max()
+                    .unwrap_or(0);
+                Ok((engine, at, true))
+            }
+        }
+    }
 }
 
 impl Recorded {
@@ -263,19 +302,23 @@ impl Recorded {
         let genesis = store
             .genesis()?
             .ok_or_else(|| ReportError::NoState(dir.to_path_buf()))?;
-        let Request::Create { config, seed, now } = postcard::from_bytes::<Request>(&genesis)
+        let genesis = match postcard::from_bytes::<Request>(&genesis)
             .map_err(|e| ReportError::Genesis(e.to_string()))?
-        else {
-            return Err(ReportError::Genesis("it is not a Create request".into()));
+        {
+            Request::Create { config, seed, now } => Genesis::Create { config, seed, now },
+            Request::Restore(bytes) => Genesis::Restore(bytes),
+            _ => {
+                return Err(ReportError::Genesis(
+                    "it is neither a Create nor a Restore request".into(),
+                ));
+            }
         };
         let (checkpoint, _skipped) = store.newest_valid_checkpoint(|b| {
             Engine::restore(b).map(|_| ()).map_err(|e| e.to_string())
         })?;
         let events = store.events_after(0)?;
         Ok(Self {
-            config: *config,
-            seed,
-            created_at: now,
+            genesis,
             events,
             checkpoint,
         })
@@ -436,6 +479,9 @@ struct Experiment {
 struct History {
     config: EngineConfig,
     created_at: i64,
+    /// The genesis is an imported checkpoint: what the engine did before is in its totals
+    /// but not in the journal, so the charts start at the import.
+    imported: bool,
     events: u64,
     last_time: i64,
     /// Per closed trade, by exit time.
@@ -496,15 +542,12 @@ struct Before {
 impl History {
     fn replay(recorded: Recorded) -> Result<Report, ReportError> {
         let Recorded {
-            config,
-            seed,
-            created_at,
+            genesis,
             events,
             checkpoint,
         } = recorded;
-        let mut engine = Engine::new(config.clone(), seed, created_at)
-            .map_err(|e| ReportError::Genesis(e.to_string()))?;
-        let mut h = History::new(config, created_at);
+        let (mut engine, created_at, imported) = genesis.engine()?;
+        let mut h = History::new(engine.config().clone(), created_at, imported);
         let mut checkpoint = checkpoint;
         if let Some((0, bytes)) = &checkpoint {
             h.checked = Some((0, same_state(&engine, bytes)));
@@ -533,9 +576,10 @@ impl History {
         Ok(Report { h, end })
     }
 
-    fn new(config: EngineConfig, created_at: i64) -> Self {
+    fn new(config: EngineConfig, created_at: i64, imported: bool) -> Self {
         Self {
             created_at,
+            imported,
             events: 0,
             last_time: created_at,
             equity: Series::new(),
@@ -1526,6 +1570,12 @@ impl Report {
             "- Generated: {} (host clock)",
             datetime(generated_at)
         ));
+        if h.imported {
+            w(
+                "- Imported from a checkpoint (`tradeloop import`): the charts show the history \
+               since the import; the totals include what the engine did before it",
+            );
+        }
         w(&format!(
             "- History: {} events from {} to {}, replayed natively from the journal{}",
             h.events,

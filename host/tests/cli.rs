@@ -377,6 +377,27 @@ fn export_then_import_carries_the_exact_engine_to_a_new_state() {
         "trade {id} not listed"
     );
 
+    // `report` replays an imported state from its checkpoint, says so, and counts the
+    // trades made before the import.
+    let written = ok_json(
+        &b,
+        &["report", "--out", t.join("b-report").to_str().unwrap()],
+    );
+    let md = std::fs::read_to_string(written["markdown"].as_str().unwrap()).unwrap();
+    assert!(md.contains("Imported from a checkpoint"), "{md}");
+    assert!(
+        md.contains("the replay equals the checkpoint at event 0"),
+        "{md}"
+    );
+    let closed = ok_json(&b, &["summary"])["trades"]["closed"]
+        .as_u64()
+        .unwrap();
+    assert!(closed > 0);
+    assert!(
+        md.contains(&format!("| closed trades | {closed} |")),
+        "{md}"
+    );
+
     // Refused, changing nothing: a directory that already holds a state, and bad bytes.
     let before = newest_checkpoint(&a);
     let o = tl(&a, &["import", file.to_str().unwrap()]);
