@@ -31,7 +31,7 @@ use tradeloop_core::learners::LEVEL_FEATURE_NAMES;
 use tradeloop_core::lifecycle::ab::Arm;
 use tradeloop_core::lifecycle::monitor::MonitorReport;
 use tradeloop_core::lifecycle::registry::{AuditEntry, AuditEvent, PromotionReason};
-use tradeloop_core::lifecycle::{DriftReport, VersionInfo};
+use tradeloop_core::lifecycle::{DriftAlarm, DriftReport, VersionInfo};
 use tradeloop_core::{Command, Engine, EngineConfig, Outcome, Query, Reply};
 
 use crate::store::{StateDir, StoreError};
@@ -443,8 +443,8 @@ impl Rolling {
 enum DriftKind {
     /// Page-Hinkley alarm on the champion's error stream.
     PageHinkley,
-    /// Population stability index above the threshold (feature, PSI).
-    Psi(Option<(u32, f32)>),
+    /// Population stability index above the threshold: the feature with the largest PSI.
+    Psi { feature: u32, psi: f32 },
     /// The extreme-input guard paused learning.
     Paused,
     /// The guard resumed learning.
@@ -531,10 +531,6 @@ struct RollingSet {
 /// What is known about an event before it is applied.
 struct Before {
     drift: DriftReport,
-    /// The champion's id.
-    champion: u32,
-    /// The command feeds entry features to the drift detectors.
-    inputs: bool,
     /// For a close: the entry's predicted class and the A/B arm it counts for.
     close: Option<(Outcome, Option<Arm>)>,
 }
@@ -627,11 +623,6 @@ impl History {
         };
         Before {
             drift: engine.lifecycle().drift_report(lc),
-            champion: engine.lifecycle().registry().champion().id,
-            inputs: matches!(
-                command,
-                Command::Open(_) | Command::Observe(_) | Command::Rank(_)
-            ),
             close,
         }
     }
@@ -680,30 +671,26 @@ impl History {
             None => self.psi.gap(t),
         }
         let mut push = |kind: DriftKind| self.drift.push(DriftEvent { at: now, seq, kind });
-        // The engine keeps no record of alarms, so they are inferred. Page-Hinkley resets
-        // itself when it fires, and only then can its statistic have crossed lambda in this
-        // event (one 0/1 error adds less than 1). PSI fires when an entry's features make the
-        // window drift; a retrain in the same event may lower the flag again, but the
-        // window (for the same champion) still shows the drift.
-        let reset = a.page_hinkley_samples < b.page_hinkley_samples;
-        let ph = &lc.drift.page_hinkley;
-        let ph_possible = b.page_hinkley_samples + 1 >= u64::from(ph.min_samples)
-            && b.page_hinkley + 1.0 > ph.lambda;
-        let ph_alarm = !b.drift && reset && ph_possible;
-        let psi_alarm = !b.drift
-            && before.inputs
-            && ((before.champion == engine.lifecycle().registry().champion().id
-                && a.psi.is_some_and(|p| p.drifted))
-                || (a.drift && !ph_alarm)
-                || (reset && !ph_possible));
-        if ph_alarm {
-            push(DriftKind::PageHinkley);
-            self.drift_counts[0] += 1;
-        }
-        if psi_alarm {
-            let summary = [a.psi, b.psi].into_iter().flatten().find(|p| p.drifted);
-            push(DriftKind::Psi(summary.map(|p| (p.feature, p.max))));
-            self.drift_counts[1] += 1;
+        // The alarms this event raised, as the engine's replies name them.
+        let alarms: Vec<DriftAlarm> = match reply {
+            Reply::Opened(o) => o.drift.into_iter().collect(),
+            Reply::Closed(c) => c.drift.into_iter().collect(),
+            Reply::Observed(o) => o.drift.into_iter().collect(),
+            Reply::Ranked(r) => r.opened.iter().filter_map(|(_, o)| o.drift).collect(),
+            _ => Vec::new(),
+        };
+        for alarm in alarms {
+            if let Some(p) = alarm.psi {
+                push(DriftKind::Psi {
+                    feature: p.feature,
+                    psi: p.max,
+                });
+                self.drift_counts[1] += 1;
+            }
+            if alarm.page_hinkley {
+                push(DriftKind::PageHinkley);
+                self.drift_counts[0] += 1;
+            }
         }
         if a.paused && !b.paused {
             push(DriftKind::Paused);
@@ -1518,7 +1505,7 @@ impl Report {
             psi.lines.truncate(0);
         }
         psi.rules = vec![rules("PSI drift", color::PURPLE, |k| {
-            matches!(k, DriftKind::Psi(_))
+            matches!(k, DriftKind::Psi { .. })
         })];
         psi.spans = pauses;
         psi.span_label = "learning paused".into();
@@ -1862,10 +1849,9 @@ impl Report {
             for ev in h.drift.iter().rev().take(TAIL).rev() {
                 let what = match &ev.kind {
                     DriftKind::PageHinkley => "Page-Hinkley alarm".to_owned(),
-                    DriftKind::Psi(Some((f, v))) => {
-                        format!("PSI drift (feature {f}, PSI {v:.4})")
+                    DriftKind::Psi { feature, psi } => {
+                        format!("PSI drift (feature {feature}, PSI {psi:.4})")
                     }
-                    DriftKind::Psi(None) => "PSI drift".to_owned(),
                     DriftKind::Paused => "learning paused (extreme inputs)".to_owned(),
                     DriftKind::Resumed => "learning resumed".to_owned(),
                 };

@@ -14,7 +14,7 @@ use crate::lifecycle::monitor::MonitorReport;
 use crate::lifecycle::policy::LearnMode;
 use crate::lifecycle::registry::{AuditEntry, VersionKind};
 use crate::lifecycle::schedule::Job;
-use crate::lifecycle::{DriftReport, LearnReport, VersionInfo};
+use crate::lifecycle::{DriftAlarm, DriftReport, LearnReport, VersionInfo};
 use crate::ranking::{RankReport, RankRequest, Ranked};
 use crate::stats::TradeStats;
 
@@ -225,6 +225,8 @@ pub struct Opened {
     pub exits: ExitPlan,
     /// Score of the entry's level under the current level weights.
     pub level_score: Option<f32>,
+    /// The drift alarm the entry's features raised (PSI).
+    pub drift: Option<DriftAlarm>,
 }
 
 /// A trade was closed and learned from.
@@ -244,6 +246,8 @@ pub struct Closed {
     pub level_adjustment: Option<LevelAdjustment>,
     /// An exit-learner training this close triggered.
     pub exit_training: Option<ExitTrainReport>,
+    /// The drift alarm this close raised (Page-Hinkley on the champion's errors).
+    pub drift: Option<DriftAlarm>,
     /// A signal-model run this close triggered (`lifecycle.learn_on_close`).
     pub learned: Option<LearnReport>,
 }
@@ -259,6 +263,9 @@ pub struct Observed {
     pub model_version: u32,
     /// The actual class.
     pub outcome: Outcome,
+    /// The drift alarm it raised (PSI on its features, Page-Hinkley on the champion's
+    /// error).
+    pub drift: Option<DriftAlarm>,
     /// A signal-model run it triggered (`lifecycle.learn_on_close`).
     pub learned: Option<LearnReport>,
 }

@@ -13,7 +13,7 @@ use crate::error::{Error, all_finite, positive};
 use crate::journal::{CloseRecord, ExitPlan, Journal, Outcome, Side, TradeRecord, validate_symbol};
 use crate::learners::{ExitLearner, ExitMode, ExitSuggestion, LevelLearner};
 use crate::lifecycle::policy::LearnMode;
-use crate::lifecycle::{Ctx, LearnReport, Lifecycle};
+use crate::lifecycle::{Ctx, DriftAlarm, LearnReport, Lifecycle};
 use crate::ranking::{NoRanker, RankMonitor, RankRequest, Ranked, RankedBy, Ranker};
 use crate::replay::{Experience, OBSERVATION_BIT, ReplayBuffer};
 use crate::rng::SplitMix64;
@@ -235,8 +235,11 @@ impl Engine {
         let trade_id = self.journal.next_id();
         let (arm, model_version) = self.lifecycle.route(&self.config.lifecycle, trade_id);
         let signal = self.lifecycle.predict(model_version, &o.features);
-        self.lifecycle
+        let pending = self.lifecycle.drift_pending();
+        let psi = self
+            .lifecycle
             .observe_input(&self.config.lifecycle, &o.features);
+        let drift = DriftAlarm::raised(pending, psi, false);
         let exits = match o.exits {
             Some((stop, target)) => ExitPlan {
                 stop_pct: ((o.price - stop).abs() / o.price) as f32,
@@ -276,6 +279,7 @@ impl Engine {
             arm,
             exits,
             level_score: level.map(|l| l.1),
+            drift,
         }
     }
 
@@ -376,7 +380,8 @@ impl Engine {
         };
         self.journal.complete(c.trade_id, record);
         self.stats.record(pnl, pnl_pct, outcome, predicted);
-        self.lifecycle.outcome(
+        let pending = self.lifecycle.drift_pending();
+        let page_hinkley = self.lifecycle.outcome(
             &self.config.lifecycle,
             version,
             &signal,
@@ -384,6 +389,7 @@ impl Engine {
             Some((pnl, pnl_pct)),
             now,
         );
+        let drift = DriftAlarm::raised(pending, None, page_hinkley);
         let level_adjustment = level.and_then(|(l, _)| {
             self.levels
                 .observe(&self.config.levels, l.features, reward, now)
@@ -403,6 +409,7 @@ impl Engine {
             reward,
             level_adjustment,
             exit_training,
+            drift,
             learned,
         }))
     }
@@ -424,10 +431,12 @@ impl Engine {
         // Validated: nothing below fails.
         let champion = self.lifecycle.registry().champion().id;
         let signal = self.lifecycle.predict(champion, &exp.features);
-        self.lifecycle
+        let pending = self.lifecycle.drift_pending();
+        let psi = self
+            .lifecycle
             .observe_input(&self.config.lifecycle, &exp.features);
         self.replay.push(&exp, &mut self.rng)?;
-        self.lifecycle.outcome(
+        let page_hinkley = self.lifecycle.outcome(
             &self.config.lifecycle,
             champion,
             &signal,
@@ -435,12 +444,14 @@ impl Engine {
             None,
             now,
         );
+        let drift = DriftAlarm::raised(pending, psi, page_hinkley);
         let learned = self.learn_after_new_data(now);
         Ok(Reply::Observed(Observed {
             id,
             signal,
             model_version: champion,
             outcome,
+            drift,
             learned,
         }))
     }

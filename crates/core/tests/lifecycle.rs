@@ -140,6 +140,10 @@ fn a_regime_switch_is_detected_retrained_on_and_recovered_from() {
             && l.decision.reason == Reason::Drift
         {
             assert_eq!(l.decision.action, Action::Retrain, "drift retrains");
+            assert!(
+                o.drift.is_some(),
+                "the sample that raised the alarm says so"
+            );
             drift_retrain_at = Some(i - before);
         }
     }
@@ -173,6 +177,74 @@ fn a_regime_switch_is_detected_retrained_on_and_recovered_from() {
             .any(|a| matches!(a.event, AuditEvent::Promoted { .. })),
         "a retrained model went live after the switch"
     );
+}
+
+#[test]
+fn a_lasting_input_shift_retrains_once_per_psi_window_not_on_every_sample() {
+    // No candidate goes live (too few held-out samples for a verdict), so the champion and
+    // its PSI reference stay while the inputs stay shifted.
+    let mut c = config();
+    c.lifecycle.gate.min_samples = 1_000_000;
+    c.lifecycle.drift.psi.window = 100;
+    c.lifecycle.drift.psi.bins = 5;
+    let window = c.lifecycle.drift.psi.window as usize;
+    let mut e = Engine::new(c, 5, T0).unwrap();
+    let mut r = SplitMix64::new(6);
+    let mut t = T0;
+    for _ in 0..600 {
+        let (x, ret) = sample(&mut r, A);
+        t += 3_600_000;
+        observe(&mut e, x, ret, t);
+    }
+    let run = learn(&mut e, LearnMode::Retrain, t).run.unwrap();
+    assert!(run.verdict.is_some() && run.verdict != Some(Verdict::Promoted));
+    e.apply(Command::Promote(run.version.unwrap()), t).unwrap();
+    assert!(e.lifecycle().registry().champion().reference.is_some());
+
+    // Every input moves by +3 and stays there.
+    let shifted = 6 * window;
+    let (mut drift_retrains, mut alarms) = (Vec::new(), Vec::new());
+    for i in 0..shifted {
+        let (x, ret) = sample(&mut r, A);
+        let x = x.into_iter().map(|v| v + 3.0).collect();
+        t += 3_600_000;
+        let o = observe(&mut e, x, ret, t);
+        if let Some(alarm) = o.drift {
+            alarms.push((i, alarm));
+        }
+        if let Some(l) = o.learned
+            && l.decision.reason == Reason::Drift
+        {
+            assert_eq!(l.decision.action, Action::Retrain);
+            let verdict = l.run.unwrap().verdict;
+            assert!(verdict.is_some() && verdict != Some(Verdict::Promoted));
+            drift_retrains.push(i);
+        }
+    }
+    // Each retrain answered the alarm raised by the same sample, which names the PSI.
+    assert_eq!(
+        alarms.iter().map(|a| a.0).collect::<Vec<_>>(),
+        drift_retrains,
+        "{alarms:?}"
+    );
+    assert!(
+        alarms
+            .iter()
+            .all(|(_, a)| a.page_hinkley || a.psi.is_some_and(|p| p.drifted && p.max > 0.25)),
+        "{alarms:?}"
+    );
+    assert!(alarms.iter().any(|(_, a)| a.psi.is_some()), "{alarms:?}");
+    // The alarm is raised again while the shift lasts, but each one needs a full window of
+    // inputs after the previous retrain.
+    assert!(drift_retrains.len() >= 2, "{drift_retrains:?}");
+    assert!(
+        drift_retrains.len() <= shifted / window,
+        "{} drift retrains in {shifted} samples: {drift_retrains:?}",
+        drift_retrains.len()
+    );
+    for pair in drift_retrains.windows(2) {
+        assert!(pair[1] - pair[0] >= window, "{drift_retrains:?}");
+    }
 }
 
 /// Trains on A, then fine-tunes on B in five rounds (each candidate promoted by hand so

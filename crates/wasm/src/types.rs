@@ -366,6 +366,8 @@ export interface Opened {
   exits: ExitPlan;
   /** Score of the entry's level under the current level weights. */
   level_score: number | null;
+  /** The drift alarm the entry's features raised (PSI). */
+  drift: DriftAlarm | null;
 }
 
 /** A trade was closed and learned from. */
@@ -384,6 +386,8 @@ export interface Closed {
   level_adjustment: LevelAdjustment | null;
   /** An exit-learner training this close triggered. */
   exit_training: ExitTrainReport | null;
+  /** The drift alarm this close raised (Page-Hinkley on the champion's errors). */
+  drift: DriftAlarm | null;
   /** A signal-model run this close triggered (`lifecycle.learn_on_close`). */
   learned: LearnReport | null;
 }
@@ -410,6 +414,8 @@ export interface Observed {
   model_version: number;
   /** The actual class. */
   outcome: Outcome;
+  /** The drift alarm it raised (PSI on its features, Page-Hinkley on the champion's error). */
+  drift: DriftAlarm | null;
   /** A signal-model run it triggered (`lifecycle.learn_on_close`). */
   learned: LearnReport | null;
 }
@@ -578,6 +584,14 @@ export interface AbReport {
   significant: boolean;
   /** When significant, whether the challenger is the better arm on the test with the smaller p-value; `None` when not significant. */
   challenger_better: boolean | null;
+}
+
+/** The drift alarm a command raised: the detectors that fired while no drift was pending, so one lasting shift is one alarm until a retrain acts on it. */
+export interface DriftAlarm {
+  /** The PSI of the window the entry's features made drift from the champion's training data. */
+  psi: PsiSummary | null;
+  /** The Page-Hinkley test on the champion's errors fired (it restarts when it does). */
+  page_hinkley: boolean;
 }
 
 /** The drift detectors' state. */

@@ -296,6 +296,31 @@ pub struct DriftReport {
     pub extreme_inputs: u32,
 }
 
+/// The drift alarm a command raised: the detectors that fired while no drift was pending
+/// (the `drift` flag of [`DriftReport`] was down), so one lasting shift is one alarm until a
+/// retrain acts on it. Carried by the replies of the commands that feed the detectors
+/// (`Opened`, `Closed`, `Observed`, and each trade a `Rank` opens).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DriftAlarm {
+    /// The PSI of the window the entry's features made drift from the champion's training
+    /// data (`drifted` is true).
+    pub psi: Option<PsiSummary>,
+    /// The Page-Hinkley test on the champion's errors fired (it restarts when it does).
+    pub page_hinkley: bool,
+}
+
+impl DriftAlarm {
+    /// The alarm of a command whose detectors gave `psi` and `page_hinkley`, if drift was
+    /// not already pending before it (`was_pending`).
+    pub(crate) fn raised(
+        was_pending: bool,
+        psi: Option<PsiSummary>,
+        page_hinkley: bool,
+    ) -> Option<Self> {
+        (!was_pending && (psi.is_some() || page_hinkley)).then_some(Self { psi, page_hinkley })
+    }
+}
+
 /// Version metadata, without weights.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct VersionInfo {
@@ -475,12 +500,24 @@ impl Lifecycle {
         v.predictor.predict(&mut self.ws, features)
     }
 
-    /// Feeds an entry's features to the drift detectors and the extreme-input guard.
-    pub(crate) fn observe_input(&mut self, config: &LifecycleConfig, features: &[f32]) {
+    /// Whether a drift alarm is pending (raised, not yet acted on by a retrain).
+    pub(crate) fn drift_pending(&self) -> bool {
+        self.drift
+    }
+
+    /// Feeds an entry's features to the drift detectors and the extreme-input guard; the
+    /// PSI summary if the window drifted.
+    pub(crate) fn observe_input(
+        &mut self,
+        config: &LifecycleConfig,
+        features: &[f32],
+    ) -> Option<PsiSummary> {
         let champion = self.registry.champion();
+        let mut drifted = None;
         if let (Some(w), Some(r)) = (&mut self.psi, &champion.reference) {
             w.push(r, features);
-            if w.check(r, &config.drift.psi).is_some_and(|s| s.drifted) {
+            drifted = w.check(r, &config.drift.psi).filter(|s| s.drifted);
+            if drifted.is_some() {
                 self.drift = true;
             }
         }
@@ -489,10 +526,11 @@ impl Lifecycle {
             let extreme = drift::is_extreme(&z, &config.drift.guard);
             self.guard.push(&config.drift.guard, extreme);
         }
+        drifted
     }
 
     /// Feeds a labelled outcome: the error stream, the monitor (for trades) and the A/B
-    /// arms.
+    /// arms. True if the Page-Hinkley test on the champion's errors fired.
     pub(crate) fn outcome(
         &mut self,
         config: &LifecycleConfig,
@@ -501,15 +539,15 @@ impl Lifecycle {
         actual: Outcome,
         trade: Option<(f64, f64)>,
         now: i64,
-    ) {
+    ) -> bool {
         let error = if signal.class == actual { 0.0 } else { 1.0 };
-        if version == self.registry.champion
-            && self.page_hinkley.update(&config.drift.page_hinkley, error)
-        {
+        let fired = version == self.registry.champion
+            && self.page_hinkley.update(&config.drift.page_hinkley, error);
+        if fired {
             self.drift = true;
         }
         let Some((pnl, pnl_pct)) = trade else {
-            return;
+            return fired;
         };
         self.monitor.push(
             &config.monitor,
@@ -554,6 +592,7 @@ impl Lifecycle {
                 }
             }
         }
+        fired
     }
 
     /// Gathers the facts and runs `learn` in `mode`.
@@ -680,13 +719,18 @@ impl Lifecycle {
         }
         // The error stream (Page-Hinkley) is the live system's and keeps running; the
         // feature distributions are compared with the new champion's training data.
+        self.restart_psi(config);
+        self.drift = false;
+    }
+
+    /// An empty PSI window against the champion's reference (none if it has none).
+    fn restart_psi(&mut self, config: &LifecycleConfig) {
         self.psi = self
             .registry
             .champion()
             .reference
             .as_ref()
             .and_then(|r| PsiWindow::new(r, &config.drift.psi).ok());
-        self.drift = false;
     }
 
     fn evaluate(&mut self, ctx: &Ctx<'_>) -> Evaluation {
@@ -725,11 +769,15 @@ impl Lifecycle {
         }
         let all = Data::from_replay(ctx.replay, &slots);
         let mut report = RunReport::started(VersionKind::Retrain);
-        // A retrain acts on a drift alarm whatever its outcome: the detector restarts, so
-        // one alarm does not retrain on every sample that follows.
+        // A retrain acts on a drift alarm whatever its outcome: the detectors restart, so
+        // one alarm does not retrain on every sample that follows. The PSI window starts
+        // empty too: if the candidate is held, the champion's reference stays, and a window
+        // still full of the drifted inputs would raise the alarm again at once (a retrain
+        // per sample); now the next alarm needs a full window of new inputs.
         if self.drift {
             self.drift = false;
             self.page_hinkley = PageHinkley::new();
+            self.restart_psi(cfg);
         }
         self.finish_run(&ctx);
         self.retrained_seq = ctx.replay.pushed();
