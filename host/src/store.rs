@@ -565,24 +565,8 @@ impl StateDir {
                 last_seq: self.last_seq,
             });
         }
-        let name = checkpoint_name(seq);
-        let path = self.dir.join(&name);
-        let tmp = self.dir.join(format!("{name}{TMP_SUFFIX}"));
-        let written = File::create(&tmp)
-            .and_then(|mut f| {
-                f.write_all(bytes)?;
-                f.sync_all()
-            })
-            .map_err(io_err(&tmp));
-        if let Err(e) = written {
-            let _ = fs::remove_file(&tmp);
-            return Err(e);
-        }
-        if let Err(e) = fs::rename(&tmp, &path) {
-            let _ = fs::remove_file(&tmp);
-            return Err(io_err(&path)(e));
-        }
-        sync_dir(&self.dir)?;
+        let path = self.dir.join(checkpoint_name(seq));
+        write_file_atomically(&path, bytes)?;
 
         // Prune. Deletions need no directory sync: one that is lost in a crash only leaves
         // an extra old generation behind.
