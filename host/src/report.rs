@@ -86,8 +86,6 @@ pub struct Written {
 pub enum ReportError {
     /// The state directory could not be opened or read.
     Store(StoreError),
-    /// The directory holds no engine yet.
-    NoState(PathBuf),
     /// The genesis request does not decode, is not a `Create` or `Restore`, or its engine
     /// cannot be built.
     Genesis(String),
@@ -125,11 +123,6 @@ impl fmt::Display for ReportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ReportError::Store(e) => write!(f, "{e}"),
-            ReportError::NoState(p) => write!(
-                f,
-                "{} holds no tradeloop state (create one with `tradeloop init` or `tradeloop paper`)",
-                p.display()
-            ),
             ReportError::Genesis(why) => write!(f, "the state's genesis is unusable: {why}"),
             ReportError::Event { seq, message } => {
                 write!(f, "journal event {seq}: {message}")
@@ -301,7 +294,7 @@ impl Recorded {
         let store = StateDir::open(dir, false)?;
         let genesis = store
             .genesis()?
-            .ok_or_else(|| ReportError::NoState(dir.to_path_buf()))?;
+            .ok_or_else(|| StoreError::NoState(dir.to_path_buf()))?;
         let genesis = match postcard::from_bytes::<Request>(&genesis)
             .map_err(|e| ReportError::Genesis(e.to_string()))?
         {

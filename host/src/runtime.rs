@@ -11,7 +11,7 @@ use tradeloop_core::{Apply, Command, Error, Reply};
 
 use crate::plugin::{Plugin, PluginError, RankFn};
 use crate::settings::Settings;
-use crate::store::StateDir;
+use crate::store::{StateDir, StoreError};
 
 /// A state directory with its engine running in the plugin.
 pub struct Runtime {
@@ -40,10 +40,7 @@ impl Runtime {
         let genesis = store.genesis()?;
         if genesis.is_none() {
             let Some(now) = create else {
-                bail!(
-                    "{} holds no tradeloop state (create one with `tradeloop init` or `tradeloop paper`)",
-                    dir.display()
-                );
+                return Err(StoreError::NoState(dir.to_path_buf()).into());
             };
             let request = Request::Create {
                 config: Box::new(settings.engine.clone()),

@@ -54,7 +54,8 @@ pub type CheckpointChoice = (Option<(u64, Vec<u8>)>, Vec<String>);
 pub enum StoreError {
     /// The directory does not exist (and was not to be created).
     Missing(PathBuf),
-    /// The directory exists but holds no state (no journal), and none was to be created.
+    /// The directory holds no state: no journal (and none was to be created), or a journal
+    /// without a genesis.
     NoState(PathBuf),
     /// The path exists but is not a directory.
     NotADirectory(PathBuf),
