@@ -211,9 +211,20 @@ fn sigkill_at_random_moments_loses_no_acknowledged_event() {
     let mut r = SplitMix64::new(2026);
     let mut acked: Vec<u64> = Vec::new();
     let mut kills = 0;
+    // How long one `record entry` takes on this machine, so that the kills below land at
+    // random moments before and after its end (about a third of the runs finish) however
+    // fast or loaded the machine is.
+    let start = std::time::Instant::now();
+    ok_json(
+        &s,
+        &[
+            "record", "entry", "--symbol", "SPY", "--side", "long", "--price", "99",
+        ],
+    );
+    let run_ms = start.elapsed().as_millis().max(1) as u64;
     // `record entry`: an id printed is acknowledged and must survive.
     for i in 0..40 {
-        let delay = Duration::from_millis(r.below(900));
+        let delay = Duration::from_millis(r.below(run_ms * 3 / 2));
         let price = format!("{}", 100 + i);
         let (_, out) = run_and_kill(
             &s,
