@@ -46,16 +46,11 @@ async function load(runtime, d, pkg) {
 }
 
 const handlers = {
-  async prepare({ runtime, sizes, pkg = 'pkg' }) {
-    const d = w1.makeDataset();
-    const fp = w1.fingerprint(d, w1.initMlp());
-    w1.checkFingerprint(fp);
-    const { rt, version, detail, wasmW1Sum } = await load(runtime, d, pkg);
-    if (wasmW1Sum !== undefined && wasmW1Sum !== fp.w1_sum) {
-      throw new Error(`tradeloop-wasm initial W1 sum ${wasmW1Sum} != ${fp.w1_sum}`);
-    }
-    rep = new w1.Rep(rt, sizes, () => performance.now());
-    return { fingerprint: fp, version, detail, engine: `node ${process.version} (V8 ${process.versions.v8})` };
+  async prepare(args) {
+    const p = await w1.prepare(load, args, () => performance.now());
+    rep = p.rep;
+    const engine = `node ${process.version} (V8 ${process.versions.v8})`;
+    return { fingerprint: p.fingerprint, version: p.version, detail: p.detail, engine };
   },
   warm() { rep.warm(); return null; },
   timed() { return rep.timed(); },

@@ -176,6 +176,20 @@ export function tfjs(tf, d) {
   };
 }
 
+/** Builds the dataset, checks its fingerprint against the peers', loads `runtime` with
+ * `load(runtime, dataset, pkg)` (the page and node each load modules their own way) and
+ * checks tradeloop-wasm's initial weights. Returns the repetition driver and what to report. */
+export async function prepare(load, { runtime, sizes, pkg = 'pkg' }, now) {
+  const d = makeDataset();
+  const fp = fingerprint(d, initMlp());
+  checkFingerprint(fp);
+  const { rt, version, detail, wasmW1Sum } = await load(runtime, d, pkg);
+  if (wasmW1Sum !== undefined && wasmW1Sum !== fp.w1_sum) {
+    throw new Error(`tradeloop-wasm initial W1 sum ${wasmW1Sum} != ${fp.w1_sum}`);
+  }
+  return { rep: new Rep(rt, sizes, now), fingerprint: fp, version, detail };
+}
+
 /** One repetition in three phases so the caller can apply the load gate between warm-up and
  * the timed steps (as the native bench does). `now` returns milliseconds. */
 export class Rep {
