@@ -861,23 +861,19 @@ function wire() {
   $('close').addEventListener('click', action(manualClose));
   $('rollback').addEventListener('click', action(() => rollback(null)));
   $('series').addEventListener('change', action((e) => selectSeries(e.target.value)));
-  $('csv-file').addEventListener(
-    'change',
-    action(async (e) => {
-      const f = e.target.files[0];
-      e.target.value = '';
-      if (f) await loadUserCsv(f);
-    }),
-  );
+  // A chosen file goes to `use`; the input is cleared so the same file can be chosen again.
+  const onFile = (id, use) =>
+    $(id).addEventListener(
+      'change',
+      action(async (e) => {
+        const f = e.target.files[0];
+        e.target.value = '';
+        if (f) await use(f);
+      }),
+    );
+  onFile('csv-file', loadUserCsv);
   $('export').addEventListener('click', action(exportCheckpoint));
-  $('import-file').addEventListener(
-    'change',
-    action(async (e) => {
-      const f = e.target.files[0];
-      e.target.value = '';
-      if (f) await importCheckpoint(f);
-    }),
-  );
+  onFile('import-file', importCheckpoint);
   $('reset').addEventListener('click', action(reset));
   window.addEventListener('pagehide', () => S.playing && pause());
   document.addEventListener('visibilitychange', () => document.hidden && S.playing && pause());
