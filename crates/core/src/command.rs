@@ -15,7 +15,7 @@ use crate::lifecycle::policy::LearnMode;
 use crate::lifecycle::registry::{AuditEntry, VersionKind};
 use crate::lifecycle::schedule::Job;
 use crate::lifecycle::{DriftAlarm, DriftReport, LearnReport, VersionInfo};
-use crate::ranking::{RankReport, RankRequest, Ranked};
+use crate::ranking::{RankReport, RankRequest, RankScore};
 use crate::stats::TradeStats;
 
 /// Everything an engine can be asked to do. Apply with [`crate::Engine::apply`].
@@ -56,7 +56,7 @@ impl Command {
     pub fn journaled(self, reply: &Reply) -> Command {
         match (self, reply) {
             (Command::Rank(r), Reply::Ranked(x)) if r.scored.is_none() => {
-                Command::Rank(r.resolved(x))
+                Command::Rank(r.resolved(&x.model, &x.scores))
             }
             (c, _) => c,
         }
@@ -372,4 +372,18 @@ pub struct ExitStats {
     pub best_validation_loss: Option<f32>,
     /// Last training.
     pub last_training: Option<ExitTrainReport>,
+}
+
+/// Answer to [`Command::Rank`](crate::Command::Rank).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ranked {
+    /// Model version that scored.
+    pub model: String,
+    /// One score per candidate, in the request's order.
+    pub scores: Vec<RankScore>,
+    /// The top K, as candidate indices, best first.
+    pub picks: Vec<u32>,
+    /// Trades opened, as `(candidate index, open reply)`; a pick that already has an open
+    /// trade, or that the journal had no room for (`journal.max_open`), opens none.
+    pub opened: Vec<(u32, Opened)>,
 }

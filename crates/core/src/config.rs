@@ -48,7 +48,7 @@ impl Default for EngineConfig {
 
 impl EngineConfig {
     /// Most features per vector.
-    pub const MAX_FEATURES: u32 = 1024;
+    pub const MAX_FEATURES: u32 = crate::vocab::MAX_FEATURES;
 
     /// Checks every field.
     pub fn validate(&self) -> Result<(), Error> {

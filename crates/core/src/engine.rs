@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use crate::checkpoint;
 use crate::command::{
     CloseTrade, Closed, Command, ExitStats, Learned, LevelStats, Observation, Observed, OpenTrade,
-    Opened, Query, Reply, SignalStats, Stats, Suggestion,
+    Opened, Query, Ranked, Reply, SignalStats, Stats, Suggestion,
 };
 use crate::config::EngineConfig;
 use crate::error::{Error, all_finite, positive};
@@ -14,7 +14,7 @@ use crate::journal::{CloseRecord, ExitPlan, Journal, Outcome, Side, TradeRecord,
 use crate::learners::{ExitLearner, ExitMode, ExitSuggestion, LevelLearner};
 use crate::lifecycle::policy::LearnMode;
 use crate::lifecycle::{Ctx, DriftAlarm, LearnReport, Lifecycle};
-use crate::ranking::{NoRanker, RankMonitor, RankRequest, Ranked, RankedBy, Ranker};
+use crate::ranking::{NoRanker, RankMonitor, RankRequest, RankedBy, Ranker};
 use crate::replay::{Experience, OBSERVATION_BIT, ReplayBuffer};
 use crate::rng::SplitMix64;
 use crate::stats::TradeStats;

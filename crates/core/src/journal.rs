@@ -14,91 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, check};
 use crate::market::LEVEL_FEATURES;
 pub use crate::market::LevelKind;
-
-/// Trade direction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Side {
-    /// Profits when the price rises.
-    Long,
-    /// Profits when the price falls.
-    Short,
-}
-
-impl Side {
-    /// `+1` for long, `-1` for short.
-    pub fn sign(self) -> f64 {
-        match self {
-            Side::Long => 1.0,
-            Side::Short => -1.0,
-        }
-    }
-}
-
-/// Why a trade was closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ExitReason {
-    /// The stop-loss was hit.
-    Stop,
-    /// The take-profit was hit.
-    Target,
-    /// Closed by hand.
-    Manual,
-    /// Held for the maximum time.
-    Timeout,
-}
-
-/// Outcome class of a closed trade; also the signal model's classes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum Outcome {
-    /// PnL % below `-flat_band`.
-    Loss = 0,
-    /// PnL % within `±flat_band`.
-    Flat = 1,
-    /// PnL % above `flat_band`.
-    Win = 2,
-}
-
-impl Outcome {
-    /// Number of classes.
-    pub const COUNT: usize = 3;
-
-    /// Class index `0..3`.
-    pub fn index(self) -> u8 {
-        self as u8
-    }
-
-    /// The outcome with this class index.
-    pub fn from_index(i: u8) -> Option<Self> {
-        match i {
-            0 => Some(Outcome::Loss),
-            1 => Some(Outcome::Flat),
-            2 => Some(Outcome::Win),
-            _ => None,
-        }
-    }
-
-    /// Classifies a PnL fraction with the flat band (both as fractions, 0.001 = 0.1%).
-    pub fn classify(pnl_pct: f64, flat_band: f64) -> Self {
-        if pnl_pct > flat_band {
-            Outcome::Win
-        } else if pnl_pct < -flat_band {
-            Outcome::Loss
-        } else {
-            Outcome::Flat
-        }
-    }
-}
-
-/// The signal model's view of a feature vector.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Signal {
-    /// Class probabilities `[loss, flat, win]`.
-    pub probs: [f32; 3],
-    /// Most probable class.
-    pub class: Outcome,
-    /// `P(win) - P(loss)`, in `[-1, 1]`.
-    pub score: f32,
-}
+pub use crate::vocab::{ExitReason, Outcome, RankedBy, Side, Signal, validate_symbol};
 
 /// Stop-loss and take-profit of a trade.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -193,7 +109,7 @@ pub struct TradeRecord {
     /// Filled in by `close`.
     pub close: Option<CloseRecord>,
     /// How a ranker picked it, if it was opened by `Rank`.
-    pub ranked: Option<crate::ranking::RankedBy>,
+    pub ranked: Option<RankedBy>,
 }
 
 /// Journal configuration.
@@ -227,15 +143,6 @@ impl JournalConfig {
             (1..=100_000).contains(&self.max_open),
             "journal.max_open must be in 1..=100000",
         )
-    }
-}
-
-/// Checks a symbol: 1-32 printable ASCII characters, no spaces.
-pub fn validate_symbol(s: &str) -> Result<(), Error> {
-    if (1..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic()) {
-        Ok(())
-    } else {
-        Err(Error::InvalidSymbol)
     }
 }
 
@@ -310,7 +217,7 @@ impl Journal {
 
     /// Attaches ranking information to a kept trade (checkpoint loading); `false` if no trade
     /// `id` is kept.
-    pub(crate) fn set_ranked(&mut self, id: u64, ranked: crate::ranking::RankedBy) -> bool {
+    pub(crate) fn set_ranked(&mut self, id: u64, ranked: RankedBy) -> bool {
         let t = match self.open.get_mut(&id) {
             Some(t) => t,
             None => match self.closed.iter_mut().find(|t| t.id == id) {

@@ -53,6 +53,7 @@ pub mod ranking;
 pub mod replay;
 pub mod rng;
 pub mod stats;
+pub mod vocab;
 
 pub use command::{CloseTrade, Command, LearnRequest, OpenTrade, Query, Reply, SuggestRequest};
 pub use config::EngineConfig;

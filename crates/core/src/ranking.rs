@@ -5,7 +5,7 @@
 //! the candidates (symbol, price, features). The engine asks a [`Ranker`] for one score per
 //! candidate, takes the `k` best, opens a long trade for each pick that has no open trade
 //! yet, and records the score, class and model version in the trade. The scores come back
-//! in the reply ([`Ranked`]), and a host journals the request *with* them
+//! in the reply ([`Ranked`](crate::command::Ranked)), and a host journals the request *with* them
 //! ([`RankRequest::resolved`]): a replay then reuses the recorded scores instead of running
 //! the model again, so the state replays bit for bit even if the model file changed since.
 //!
@@ -20,12 +20,8 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, all_finite, positive};
-use crate::journal::{Outcome, validate_symbol};
-
-/// Most candidates in one ranking.
-pub const MAX_CANDIDATES: usize = 1024;
-/// Longest model version string.
-pub const MAX_MODEL_NAME: usize = 64;
+pub use crate::vocab::{MAX_CANDIDATES, MAX_MODEL_NAME, RankedBy};
+use crate::vocab::{Outcome, validate_symbol};
 
 /// One symbol that may be entered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -117,10 +113,10 @@ pub struct RankRequest {
 
 impl RankRequest {
     /// This request with the scores the reply carries, as a host journals it.
-    pub fn resolved(mut self, reply: &Ranked) -> Self {
+    pub fn resolved(mut self, model: &str, scores: &[RankScore]) -> Self {
         self.scored = Some(RankOutput {
-            model: reply.model.clone(),
-            scores: reply.scores.clone(),
+            model: model.into(),
+            scores: scores.to_vec(),
         });
         self
     }
@@ -173,35 +169,6 @@ pub fn order(scores: &[RankScore]) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..scores.len()).collect();
     idx.sort_by(|&a, &b| scores[b].score.total_cmp(&scores[a].score).then(a.cmp(&b)));
     idx
-}
-
-/// How a trade was picked by a ranker, recorded in the trade.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RankedBy {
-    /// Model version that scored.
-    pub model: String,
-    /// Its score.
-    pub score: f32,
-    /// Its class, if the model has one.
-    pub class: Option<Outcome>,
-    /// Place in the ranking, from 1.
-    pub rank: u32,
-    /// Number of candidates ranked.
-    pub of: u32,
-}
-
-/// Answer to [`Command::Rank`](crate::Command::Rank).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Ranked {
-    /// Model version that scored.
-    pub model: String,
-    /// One score per candidate, in the request's order.
-    pub scores: Vec<RankScore>,
-    /// The top K, as candidate indices, best first.
-    pub picks: Vec<u32>,
-    /// Trades opened, as `(candidate index, open reply)`; a pick that already has an open
-    /// trade, or that the journal had no room for (`journal.max_open`), opens none.
-    pub opened: Vec<(u32, crate::command::Opened)>,
 }
 
 /// A ranking kept until the next one scores it.

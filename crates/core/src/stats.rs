@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::journal::Outcome;
+use crate::vocab::Outcome;
 
 /// Totals over all closed trades.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]

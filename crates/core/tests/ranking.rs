@@ -5,7 +5,8 @@
 mod common;
 
 use common::small_config;
-use tradeloop_core::ranking::{Candidate, RankOutput, RankRequest, RankScore, Ranked, Ranker};
+use tradeloop_core::command::Ranked;
+use tradeloop_core::ranking::{Candidate, RankOutput, RankRequest, RankScore, Ranker};
 use tradeloop_core::{Command, Engine, Error, Outcome, Query, Reply};
 
 /// Scores a row by its first feature; class from its sign. Counts its calls.
@@ -136,7 +137,7 @@ fn recorded_scores_replay_bit_for_bit_without_the_ranker() {
                 .unwrap(),
         );
         // What a host journals: the request with the scores of the reply.
-        let resolved = r.resolved(&reply);
+        let resolved = r.resolved(&reply.model, &reply.scores);
         assert!(resolved.scored.is_some());
         let again = ranked(replayed.apply(Command::Rank(resolved), t).unwrap());
         assert_eq!(again, reply);

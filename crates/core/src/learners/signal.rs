@@ -13,13 +13,13 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, check};
-use crate::journal::{Outcome, Signal};
 use crate::nn::{
     Activation, Batch, Init, Loss, Mlp, MlpSpec, Normalizer, OptimConfig, Optimizer, Target,
     Workspace, softmax,
 };
 use crate::replay::ReplayBuffer;
 use crate::rng::SplitMix64;
+use crate::vocab::{Outcome, Signal};
 
 /// Signal network configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

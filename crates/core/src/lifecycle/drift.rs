@@ -15,8 +15,8 @@ use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::EngineConfig;
 use crate::error::{Error, check};
+use crate::vocab::MAX_FEATURES;
 
 /// Page-Hinkley test configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -210,7 +210,7 @@ impl PsiReference {
     /// `None` when `features` is 0 or above 1024, `bins` is outside 2..=100, `rows` is empty
     /// or not a whole number of rows, or any value is not finite.
     pub fn fit(rows: &[f32], features: usize, bins: usize) -> Option<Self> {
-        let max_features = EngineConfig::MAX_FEATURES as usize;
+        let max_features = MAX_FEATURES as usize;
         let max_bins = PsiConfig::MAX_BINS as usize;
         if features == 0 || features > max_features || !(2..=max_bins).contains(&bins) {
             return None;
@@ -263,7 +263,7 @@ impl PsiReference {
     /// checking restored state.
     pub fn is_consistent(&self) -> bool {
         let (f, b) = (self.features as usize, self.bins as usize);
-        (1..=EngineConfig::MAX_FEATURES).contains(&self.features)
+        (1..=MAX_FEATURES).contains(&self.features)
             && (2..=PsiConfig::MAX_BINS).contains(&self.bins)
             && self.edges.len() == f * (b - 1)
             && self.expected.len() == f * b
@@ -328,7 +328,7 @@ impl PsiWindow {
     pub fn new(reference: &PsiReference, config: &PsiConfig) -> Result<Self, Error> {
         config.validate()?;
         let size = (config.window as usize).checked_mul(reference.features as usize);
-        let Some(size) = size.filter(|_| reference.features <= EngineConfig::MAX_FEATURES) else {
+        let Some(size) = size.filter(|_| reference.features <= MAX_FEATURES) else {
             return Err(Error::InvalidConfig("psi reference has too many features"));
         };
         Ok(Self {

@@ -30,12 +30,12 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, check};
-use crate::journal::{Outcome, Signal};
 use crate::learners::SignalConfig;
 use crate::learners::signal::{self, Data, Metrics, Predictor, Rejection, RunLog, RunSettings};
 use crate::nn::Workspace;
 use crate::replay::ReplayBuffer;
 use crate::rng::SplitMix64;
+use crate::vocab::{Outcome, Signal};
 
 use ab::{AbConfig, AbReport, AbState, Arm};
 use drift::{
