@@ -448,7 +448,7 @@ fn a_challenger_gets_its_share_of_trades_and_a_report() {
     });
     // Tighten the gate afterwards through a checkpoint round trip of the config.
     let mut dto = tradeloop_core::checkpoint::decode(&e.snapshot()).unwrap();
-    dto.base.config.lifecycle = c.lifecycle.clone();
+    dto.base.config.lifecycle = (&c.lifecycle).into();
     e = Engine::restore(&tradeloop_core::checkpoint::seal(
         tradeloop_core::checkpoint::SCHEMA,
         &postcard_bytes(&dto),

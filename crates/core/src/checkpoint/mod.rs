@@ -21,6 +21,7 @@
 mod arrays;
 pub mod v1;
 pub mod v2;
+pub mod v2_lifecycle;
 pub mod v3;
 mod xxh64;
 

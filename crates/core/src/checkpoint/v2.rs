@@ -21,14 +21,13 @@ use crate::engine::Engine;
 use crate::journal::{Journal, JournalConfig};
 use crate::learners::signal::{Metrics, Predictor, SignalNet};
 use crate::learners::{ExitConfig, ExitLearner, LevelConfig, SignalConfig};
-use crate::lifecycle::ab::AbState;
+use crate::lifecycle::Lifecycle;
 use crate::lifecycle::drift::{InputGuard, PageHinkley, PsiReference, PsiWindow};
 use crate::lifecycle::monitor::Monitor;
-use crate::lifecycle::registry::{
-    AuditEntry, AuditEvent, DataRange, Registry, Version, VersionKind,
-};
+use crate::lifecycle::registry::{DataRange, Registry, Version, VersionKind};
 use crate::lifecycle::schedule::ScheduleState;
-use crate::lifecycle::{Lifecycle, LifecycleConfig};
+
+use super::v2_lifecycle::{AbStateV2, AuditEntryV2, AuditEventV2, LifecycleConfigV2};
 use crate::nn::Workspace;
 use crate::replay::{ReplayBuffer, ReplayConfig, ReplayParts};
 use crate::rng::SplitMix64;
@@ -62,7 +61,7 @@ pub struct ConfigV2 {
     pub replay_capacity: u32,
     pub replay_mode: ReplayModeV1,
     pub signal: SignalConfigV2,
-    pub lifecycle: LifecycleConfig,
+    pub lifecycle: LifecycleConfigV2,
     pub levels: LevelConfigV1,
     pub exits: ExitConfigV1,
 }
@@ -113,9 +112,9 @@ pub struct LifecycleV2<'a> {
     pub champion: u32,
     pub challenger: Option<u32>,
     pub next_id: u32,
-    pub audit: Cow<'a, [AuditEntry]>,
+    pub audit: Vec<AuditEntryV2>,
     pub monitor: Cow<'a, Monitor>,
-    pub ab: Option<AbState>,
+    pub ab: Option<AbStateV2>,
     pub page_hinkley: PageHinkley,
     pub psi: Option<Cow<'a, PsiWindow>>,
     pub guard: Cow<'a, InputGuard>,
@@ -147,9 +146,9 @@ impl<'a> EngineV2<'a> {
                 champion: l.registry.champion,
                 challenger: l.registry.challenger,
                 next_id: l.registry.next_id,
-                audit: Cow::Borrowed(&l.registry.audit),
+                audit: l.registry.audit.iter().map(AuditEntryV2::from).collect(),
                 monitor: Cow::Borrowed(&l.monitor),
-                ab: l.ab.clone(),
+                ab: l.ab.as_ref().map(AbStateV2::from),
                 page_hinkley: l.page_hinkley,
                 psi: l.psi.as_ref().map(Cow::Borrowed),
                 guard: Cow::Borrowed(&l.guard),
@@ -230,7 +229,7 @@ fn config_to(c: &EngineConfig) -> ConfigV2 {
             optimizer: optim_to(&c.signal.optimizer),
             batch: c.signal.batch,
         },
-        lifecycle: c.lifecycle.clone(),
+        lifecycle: (&c.lifecycle).into(),
         levels: LevelConfigV1 {
             first_after: c.levels.first_after,
             every: c.levels.every,
@@ -281,7 +280,7 @@ pub fn upgrade(old: EngineV1<'_>) -> Result<EngineV2<'_>, &'static str> {
         )
         .max()
         .unwrap_or(0);
-    let lifecycle = LifecycleConfig::default();
+    let lifecycle = crate::lifecycle::LifecycleConfig::default();
     let guard = InputGuard::new(&lifecycle.drift.guard).map_err(|_| "default guard")?;
     let id = old.signal.version.max(1);
     let first = VersionV2 {
@@ -300,9 +299,9 @@ pub fn upgrade(old: EngineV1<'_>) -> Result<EngineV2<'_>, &'static str> {
         },
         reference: None,
     };
-    let audit = [AuditEntry {
+    let audit = [AuditEntryV2 {
         at: newest,
-        event: AuditEvent::Created {
+        event: AuditEventV2::Created {
             version: id,
             kind: VersionKind::Imported,
             parent: None,
@@ -322,7 +321,7 @@ pub fn upgrade(old: EngineV1<'_>) -> Result<EngineV2<'_>, &'static str> {
                 optimizer: c.signal.optimizer,
                 batch: c.signal.batch,
             },
-            lifecycle,
+            lifecycle: (&lifecycle).into(),
             levels: c.levels,
             exits: c.exits,
         },
@@ -332,7 +331,7 @@ pub fn upgrade(old: EngineV1<'_>) -> Result<EngineV2<'_>, &'static str> {
             champion: id,
             challenger: None,
             next_id: id.checked_add(1).ok_or("signal version out of range")?,
-            audit: Cow::Owned(audit.to_vec()),
+            audit: audit.to_vec(),
             monitor: Cow::Owned(Monitor::new()),
             ab: None,
             page_hinkley: PageHinkley::new(),
@@ -463,7 +462,7 @@ fn config_from(c: ConfigV2) -> EngineConfig {
             optimizer: optim_from(c.signal.optimizer),
             batch: c.signal.batch,
         },
-        lifecycle: c.lifecycle,
+        lifecycle: c.lifecycle.into(),
         levels: LevelConfig {
             first_after: c.levels.first_after,
             every: c.levels.every,
@@ -556,10 +555,10 @@ fn lifecycle_from(l: LifecycleV2<'_>, config: &EngineConfig) -> Res<Lifecycle> {
             champion: l.champion,
             challenger: l.challenger,
             next_id: l.next_id,
-            audit: l.audit.into_owned(),
+            audit: l.audit.into_iter().map(Into::into).collect(),
         },
         monitor: l.monitor.into_owned(),
-        ab: l.ab,
+        ab: l.ab.map(Into::into),
         page_hinkley: l.page_hinkley,
         psi: l.psi.map(Cow::into_owned),
         guard: l.guard.into_owned(),
