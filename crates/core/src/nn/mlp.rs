@@ -359,6 +359,19 @@ impl Mlp {
         Ok(value)
     }
 
+    /// Applies the gradient of the last [`Mlp::gradient`] call (in `ws`) with `opt`;
+    /// `opt` must have this network's parameter count (checked by the caller).
+    pub(crate) fn apply_gradient(
+        &mut self,
+        ws: &mut Workspace,
+        opt: &mut Optimizer,
+        lr_scale: f32,
+    ) {
+        let backend = ws.backend;
+        let len = self.params.len();
+        opt.step(backend, &mut self.params, &mut ws.grads[..len], lr_scale);
+    }
+
     fn check_input(&self, x: &[f32], rows: usize) -> Result<(), Error> {
         check(rows >= 1, "a batch needs at least one row")?;
         let want = rows as u64 * self.spec.inputs() as u64;
