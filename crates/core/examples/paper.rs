@@ -11,7 +11,6 @@ use std::time::Instant;
 
 use tradeloop_core::learners::LEVEL_FEATURE_NAMES;
 use tradeloop_core::lifecycle::policy::LearnMode;
-use tradeloop_core::lifecycle::registry::Verdict;
 use tradeloop_core::market::parse_csv;
 use tradeloop_core::paper::{PaperConfig, PaperEvent, PaperTrader};
 use tradeloop_core::{Command, Engine, EngineConfig, LearnRequest, Query, Reply};
@@ -51,21 +50,30 @@ fn main() -> Result<(), Box<dyn Error>> {
                 level_adjustment,
                 exit_training,
                 learned,
+                trial,
                 ..
             }) => {
-                if let Some(run) = learned.and_then(|l| l.run.map(|r| (l.decision, r)))
-                    && run.1.verdict != Some(Verdict::Held)
-                {
-                    let (d, r) = run;
+                if let Some((d, r)) = learned.and_then(|l| l.run.map(|r| (l.decision, r))) {
                     println!(
-                        "  signal  {:?} ({:?}): version {} {:?}{}, held-out log-loss {} vs champion {}",
+                        "  signal  {:?} ({:?}): {:?} version {}{}",
                         d.action,
                         d.reason,
-                        r.version.map_or("-".into(), |v| v.to_string()),
-                        r.verdict.map_or("rejected".into(), |v| format!("{v:?}")),
+                        r.kind,
+                        r.version
+                            .map_or("rejected".into(), |v| format!("{v}, on trial")),
                         if r.prior_chosen { " (class prior)" } else { "" },
-                        r.gate.map_or("-".into(), |g| format!("{:.4}", g.candidate)),
-                        r.gate.map_or("-".into(), |g| format!("{:.4}", g.champion)),
+                    );
+                }
+                if let Some(t) = trial {
+                    println!(
+                        "  trial   version {} {:?} against {}: log-loss {:.4} vs {:.4} on {} trades, p = {:.3}",
+                        t.candidate,
+                        t.verdict,
+                        t.result.champion,
+                        t.result.candidate_log_loss,
+                        t.result.champion_log_loss,
+                        t.result.rows,
+                        t.result.p_value
                     );
                 }
                 closed += 1;
@@ -161,6 +169,25 @@ fn main() -> Result<(), Box<dyn Error>> {
                 m.samples
             ))
     );
+    let Reply::Mixture(mix) = engine.apply(Command::Query(Query::Mixture), end)? else {
+        unreachable!()
+    };
+    println!(
+        "served forecast (the mixture) on {} trades: log-loss {} against the running prior's \
+         {:+.4} nats in all (proven bound {:.2}); weights now:",
+        mix.rows,
+        mix.log_loss.map_or("-".into(), |l| format!("{l:.4}")),
+        mix.excess_vs_prior,
+        mix.bound_vs_prior
+    );
+    for x in &mix.experts {
+        println!(
+            "  {:<18} weight {:.3}  log-loss {}",
+            x.expert.name(),
+            x.weight,
+            x.log_loss.map_or("-".into(), |l| format!("{l:.4}"))
+        );
+    }
     let all = m.windows[3];
     println!(
         "monitor: {} trades kept, accuracy {}, prediction bias loss/flat/win {:+.3?}",

@@ -9,12 +9,15 @@ use serde::{Deserialize, Serialize};
 use crate::config::EngineConfig;
 use crate::journal::{ExitPlan, ExitReason, LevelInput, Outcome, Side, Signal, TradeRecord};
 use crate::learners::{ExitMode, ExitTrainReport, LevelAdjustment};
-use crate::lifecycle::ab::{AbReport, Arm};
-use crate::lifecycle::monitor::MonitorReport;
+use crate::lifecycle::ab::Arm;
+use crate::lifecycle::monitor::{MonitorReport, WindowStats};
 use crate::lifecycle::policy::LearnMode;
 use crate::lifecycle::registry::{AuditEntry, VersionKind};
 use crate::lifecycle::schedule::Job;
-use crate::lifecycle::{DriftAlarm, DriftReport, LearnReport, VersionInfo};
+use crate::lifecycle::{
+    DriftAlarm, DriftReport, LearnReport, MixtureReport, RetrainStatus, TrialEnd, TrialStatus,
+    VersionInfo,
+};
 use crate::ranking::{RankReport, RankRequest, RankScore};
 use crate::stats::TradeStats;
 
@@ -25,10 +28,12 @@ pub enum Command {
     Open(OpenTrade),
     /// Close an open trade; the outcome becomes a learning experience.
     Close(CloseTrade),
-    /// What the models think of a possible entry (changes nothing).
+    /// What the models think of a possible entry (changes nothing): the served forecast,
+    /// exits and level scores.
     Suggest(SuggestRequest),
-    /// A labelled sample that is not a trade (e.g. every bar's next return): the champion
-    /// predicts it, then it becomes a learning experience (test-then-train).
+    /// A labelled sample that is not a trade (e.g. a bar's return over the label horizon).
+    /// It reveals the label of the oldest `Forecast` of the same features still waiting
+    /// (that forecast is scored), or of a forecast made now; then everything learns it.
     Observe(Observation),
     /// Train the signal model (policy mode auto / incremental / retrain / eval) and the
     /// exit learner, if it has data.
@@ -46,6 +51,10 @@ pub enum Command {
     /// Rank a universe with the ranker model and open a long trade for each of the top K
     /// (see [`crate::ranking`]).
     Rank(RankRequest),
+    /// The served forecast for features whose label a later `Observe` will reveal; the
+    /// experts' forecasts are kept until then, so each is scored on what it said before the
+    /// label was known.
+    Forecast(ForecastRequest),
 }
 
 impl Command {
@@ -106,6 +115,13 @@ pub struct SuggestRequest {
     pub levels: Vec<LevelInput>,
 }
 
+/// Forecast a row whose label comes later.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForecastRequest {
+    /// Feature vector, `config.features` long, finite.
+    pub features: Vec<f32>,
+}
+
 /// Train now.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct LearnRequest {
@@ -153,14 +169,23 @@ pub enum Query {
         /// `None`: every version.
         version: Option<u32>,
     },
-    /// The running A/B test.
-    Ab,
+    /// The candidate on trial, its interim test and A/B arms.
+    Trial,
     /// The drift detectors.
     Drift,
     /// The scheduled jobs due now.
     Due,
     /// How the ranker's top K did against their universe.
     Ranking,
+    /// The served mixture: each expert's weight and prequential score, and the regret
+    /// bound against the prior.
+    Mixture,
+    /// Accuracy, win rate and PnL of the trades closed in the `days` days up to the newest
+    /// close (the engine's own clock: historical runs report their own period).
+    Accuracy {
+        /// Window length in days.
+        days: u32,
+    },
 }
 
 /// The answer to a command.
@@ -198,8 +223,8 @@ pub enum Reply {
     Audit(Vec<AuditEntry>),
     /// Answer to `Query::Monitor`.
     Monitor(Box<MonitorReport>),
-    /// Answer to `Query::Ab` (`None`: no challenger).
-    Ab(Option<AbReport>),
+    /// Answer to `Query::Trial` (`None`: no candidate on trial).
+    Trial(Option<TrialStatus>),
     /// Answer to `Query::Drift`.
     Drift(DriftReport),
     /// Answer to `Query::Due`.
@@ -208,6 +233,34 @@ pub enum Reply {
     Ranked(Box<Ranked>),
     /// Answer to `Query::Ranking`.
     Ranking(Box<RankReport>),
+    /// Answer to `Forecast`.
+    Forecast(Forecasted),
+    /// Answer to `Query::Mixture`.
+    Mixture(Box<MixtureReport>),
+    /// Answer to `Query::Accuracy`.
+    Accuracy(AccuracyReport),
+}
+
+/// A registered forecast.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Forecasted {
+    /// Its id; the `Observe` that reveals its label reports it.
+    pub id: u64,
+    /// The served mixture's forecast.
+    pub signal: Signal,
+    /// The champion's version (one of the mixture's experts).
+    pub model_version: u32,
+}
+
+/// Trades closed in a window ending at the newest close.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AccuracyReport {
+    /// Window length in days.
+    pub days: u32,
+    /// The newest close (ms since the Unix epoch); `None` before the first.
+    pub until: Option<i64>,
+    /// The trades in the window.
+    pub window: WindowStats,
 }
 
 /// A trade was opened.
@@ -215,11 +268,12 @@ pub enum Reply {
 pub struct Opened {
     /// Its id, for `Close`.
     pub trade_id: u64,
-    /// The signal model's view.
+    /// The served forecast (the mixture), recorded with the trade.
     pub signal: Signal,
-    /// Version of the signal model that decided (champion or A/B challenger).
+    /// The version in the champion's place for this trade (the candidate on trial when A/B
+    /// routing sent the trade to it).
     pub model_version: u32,
-    /// The A/B arm that decided.
+    /// The A/B arm that served it.
     pub arm: Arm,
     /// Stop-loss and take-profit.
     pub exits: ExitPlan,
@@ -246,9 +300,11 @@ pub struct Closed {
     pub level_adjustment: Option<LevelAdjustment>,
     /// An exit-learner training this close triggered.
     pub exit_training: Option<ExitTrainReport>,
-    /// The drift alarm this close raised (Page-Hinkley on the champion's errors).
+    /// The drift alarm this close raised (Page-Hinkley on the served forecast's errors).
     pub drift: Option<DriftAlarm>,
-    /// A signal-model run this close triggered (`lifecycle.learn_on_close`).
+    /// A trial this close ended (a promotion changes the champion).
+    pub trial: Option<TrialEnd>,
+    /// A version this close made, or a retrain it started or finished.
     pub learned: Option<LearnReport>,
 }
 
@@ -257,25 +313,30 @@ pub struct Closed {
 pub struct Observed {
     /// Its experience id (bit 63 set: never a trade id).
     pub id: u64,
-    /// The champion's prediction, made before learning from it.
+    /// The registered forecast whose label it revealed (`None`: a forecast made now).
+    pub forecast: Option<u64>,
+    /// The forecast that was scored: the registered one as it was served, or the one made
+    /// now, before anything learned the row.
     pub signal: Signal,
     /// The champion's version.
     pub model_version: u32,
     /// The actual class.
     pub outcome: Outcome,
-    /// The drift alarm it raised (PSI on its features, Page-Hinkley on the champion's
-    /// error).
+    /// The drift alarm it raised (PSI on its features, Page-Hinkley on the served
+    /// forecast's error).
     pub drift: Option<DriftAlarm>,
-    /// A signal-model run it triggered (`lifecycle.learn_on_close`).
+    /// A trial it ended (a promotion changes the champion).
+    pub trial: Option<TrialEnd>,
+    /// A version it made, or a retrain it started or finished.
     pub learned: Option<LearnReport>,
 }
 
 /// The models' view of a possible entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Suggestion {
-    /// Signal model.
+    /// The served forecast (the mixture).
     pub signal: Signal,
-    /// Version of the signal model.
+    /// The champion's version (one of the mixture's experts).
     pub model_version: u32,
     /// Exit learner (no exploration).
     pub exits: ExitPlan,
@@ -326,16 +387,20 @@ pub struct SignalStats {
     pub champion_kind: VersionKind,
     /// The champion is a network (`false`: the class prior).
     pub network: bool,
-    /// The challenger's version.
+    /// The candidate on trial.
     pub challenger: Option<u32>,
     /// Versions retained.
     pub versions: u32,
     /// Versions created ever.
     pub created: u32,
-    /// Experiences since the last training run.
+    /// Labels learned so far.
+    pub labels: u64,
+    /// Labels since the last version was made.
     pub new_samples: u32,
-    /// When the model was last trained.
+    /// When a version was last made.
     pub last_update: Option<i64>,
+    /// A retrain is running.
+    pub retrain: Option<RetrainStatus>,
     /// A drift detector has fired since the last retrain.
     pub drift: bool,
     /// Learning is paused by the extreme-input guard.

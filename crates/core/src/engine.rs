@@ -2,18 +2,23 @@
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
+use core::cell::RefCell;
 
 use crate::checkpoint;
 use crate::command::{
-    CloseTrade, Closed, Command, ExitStats, Learned, LevelStats, Observation, Observed, OpenTrade,
-    Opened, Query, Ranked, Reply, SignalStats, Stats, Suggestion,
+    AccuracyReport, CloseTrade, Closed, Command, ExitStats, ForecastRequest, Forecasted, Learned,
+    LevelStats, Observation, Observed, OpenTrade, Opened, Query, Ranked, Reply, SignalStats, Stats,
+    SuggestRequest, Suggestion,
 };
 use crate::config::EngineConfig;
 use crate::error::{Error, all_finite, positive};
 use crate::journal::{CloseRecord, ExitPlan, Journal, Outcome, Side, TradeRecord, validate_symbol};
 use crate::learners::{ExitLearner, ExitMode, ExitSuggestion, LevelLearner};
+use crate::lifecycle::ab::Arm;
+use crate::lifecycle::mixture::Awaiting;
 use crate::lifecycle::policy::LearnMode;
-use crate::lifecycle::{Ctx, DriftAlarm, LearnReport, Lifecycle};
+use crate::lifecycle::{Ctx, DriftAlarm, LearnReport, Lifecycle, TradeOutcome};
+use crate::nn::Workspace;
 use crate::ranking::{NoRanker, RankMonitor, RankRequest, RankedBy, Ranker};
 use crate::replay::{Experience, OBSERVATION_BIT, ReplayBuffer};
 use crate::rng::SplitMix64;
@@ -28,6 +33,10 @@ use crate::stats::TradeStats;
 /// platform and kernel backend.
 ///
 /// Atomicity: a command that returns `Err` has changed nothing.
+///
+/// Scratch memory for the networks' passes is kept beside the state, never in it (nor in
+/// any checkpoint or comparison); reads (`Suggest`, queries) borrow it through a `RefCell`,
+/// so an engine is `Send` but not `Sync`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Engine {
     pub(crate) config: EngineConfig,
@@ -39,6 +48,8 @@ pub struct Engine {
     pub(crate) exits: ExitLearner,
     pub(crate) stats: TradeStats,
     pub(crate) ranking: RankMonitor,
+    /// Derived scratch, not state.
+    pub(crate) scratch: RefCell<Workspace>,
 }
 
 impl Engine {
@@ -49,16 +60,24 @@ impl Engine {
         config.validate()?;
         let mut rng = SplitMix64::new(seed);
         let exits = ExitLearner::new(&config.exits, config.features, &mut rng)?;
+        let lifecycle = Lifecycle::new(
+            &config.lifecycle,
+            &config.signal,
+            config.features,
+            &mut rng,
+            now,
+        )?;
         Ok(Self {
             journal: Journal::new(config.journal)?,
             replay: ReplayBuffer::new(config.replay, config.features as usize)?,
-            lifecycle: Lifecycle::new(&config.lifecycle, now)?,
+            lifecycle,
             levels: LevelLearner::new(),
             exits,
             stats: TradeStats::default(),
             ranking: RankMonitor::default(),
             rng,
             config,
+            scratch: RefCell::new(Workspace::default()),
         })
     }
 
@@ -79,37 +98,18 @@ impl Engine {
             Command::Rank(r) => self.rank(r, now, ranker),
             Command::Open(o) => self.open(o, now),
             Command::Close(c) => self.close(c, now),
-            Command::Suggest(s) => {
-                positive("price", s.price)?;
-                self.check_features(&s.features)?;
-                if s.levels.len() > 64 {
-                    return Err(Error::InvalidLevel("at most 64 candidate levels"));
-                }
-                for l in &s.levels {
-                    l.validate()?;
-                }
-                let champion = self.lifecycle.registry().champion().id;
-                let signal = self.lifecycle.predict(champion, &s.features);
-                let e = self.exits.predict(&self.config.exits, &s.features);
-                Ok(Reply::Suggestion(Suggestion {
-                    signal,
-                    model_version: champion,
-                    exits: plan(e, s.side, s.price),
-                    level_scores: s
-                        .levels
-                        .iter()
-                        .map(|l| self.levels.score(&l.features))
-                        .collect(),
-                }))
-            }
+            Command::Suggest(s) => Ok(Reply::Suggestion(self.suggest(&s)?)),
+            Command::Forecast(f) => self.forecast(f),
             Command::Observe(o) => self.observe(o, now),
             Command::Learn(req) => {
                 let signal = self.learn_signal(req.mode, now);
                 let exits = match self.exits.mode() {
-                    ExitMode::Training => {
-                        self.exits
-                            .train(&self.config.exits, &self.replay, &mut self.rng)
-                    }
+                    ExitMode::Training => self.exits.train(
+                        &self.config.exits,
+                        &self.replay,
+                        &mut self.rng,
+                        self.scratch.get_mut(),
+                    ),
                     ExitMode::Deployment => None,
                 };
                 Ok(Reply::Learned(Learned { signal, exits }))
@@ -189,6 +189,60 @@ impl Engine {
         &self.stats
     }
 
+    /// `Suggest`: the served forecast, the exit learner's plan (no exploration) and the
+    /// level scores for a possible entry. Changes nothing.
+    pub fn suggest(&self, s: &SuggestRequest) -> Result<Suggestion, Error> {
+        positive("price", s.price)?;
+        self.check_features(&s.features)?;
+        if s.levels.len() > 64 {
+            return Err(Error::InvalidLevel("at most 64 candidate levels"));
+        }
+        for l in &s.levels {
+            l.validate()?;
+        }
+        let mut fresh = Workspace::default();
+        let mut borrowed = self.scratch.try_borrow_mut();
+        let ws = match &mut borrowed {
+            Ok(ws) => &mut **ws,
+            Err(_) => &mut fresh,
+        };
+        let lc = &self.config.lifecycle;
+        let champion = self.lifecycle.registry().champion().id;
+        let probs = self.lifecycle.expert_probs(lc, champion, &s.features, ws);
+        let e = self.exits.predict(&self.config.exits, &s.features, ws);
+        Ok(Suggestion {
+            signal: self.lifecycle.mix(lc, &probs),
+            model_version: champion,
+            exits: plan(e, s.side, s.price),
+            level_scores: s
+                .levels
+                .iter()
+                .map(|l| self.levels.score(&l.features))
+                .collect(),
+        })
+    }
+
+    /// `Forecast`: serves the mixture for `f.features` and keeps the experts' forecasts
+    /// until an `Observe` of the same features reveals the label.
+    fn forecast(&mut self, f: ForecastRequest) -> Result<Reply, Error> {
+        self.check_features(&f.features)?;
+        let lc = &self.config.lifecycle;
+        let champion = self.lifecycle.registry().champion().id;
+        let probs = self
+            .lifecycle
+            .expert_probs(lc, champion, &f.features, self.scratch.get_mut());
+        let signal = self.lifecycle.mix(lc, &probs);
+        let id = self.lifecycle.mixture.issue_forecast_id();
+        let key = features_key(&f.features);
+        self.lifecycle
+            .register(lc, Awaiting::Forecast { id, key }, probs);
+        Ok(Reply::Forecast(Forecasted {
+            id,
+            signal,
+            model_version: champion,
+        }))
+    }
+
     fn check_features(&self, f: &[f32]) -> Result<(), Error> {
         if f.len() != self.config.features as usize {
             return Err(Error::FeatureLength {
@@ -233,8 +287,14 @@ impl Engine {
     /// Opens a trade that passed `check_open` into a journal with room: nothing here fails.
     fn open_checked(&mut self, o: OpenTrade, now: i64, ranked: Option<RankedBy>) -> Opened {
         let trade_id = self.journal.next_id();
-        let (arm, model_version) = self.lifecycle.route(&self.config.lifecycle, trade_id);
-        let signal = self.lifecycle.predict(model_version, &o.features);
+        let lc = &self.config.lifecycle;
+        let (arm, model_version) = self.lifecycle.route(lc, trade_id);
+        let probs =
+            self.lifecycle
+                .expert_probs(lc, model_version, &o.features, self.scratch.get_mut());
+        let signal = self.lifecycle.mix(lc, &probs);
+        self.lifecycle
+            .register(lc, Awaiting::Trade(trade_id), probs);
         let pending = self.lifecycle.drift_pending();
         let psi = self
             .lifecycle
@@ -250,8 +310,12 @@ impl Engine {
                 from_caller: true,
             },
             None => plan(
-                self.exits
-                    .suggest_for_entry(&self.config.exits, &o.features, &mut self.rng),
+                self.exits.suggest_for_entry(
+                    &self.config.exits,
+                    &o.features,
+                    &mut self.rng,
+                    self.scratch.get_mut(),
+                ),
                 o.side,
                 o.price,
             ),
@@ -366,7 +430,7 @@ impl Engine {
         };
         self.replay.check(&exp)?;
         let predicted = t.signal.class;
-        let (signal, version) = (t.signal, t.model_version);
+        let version = t.model_version;
         let level = t.level;
         // Validated: nothing below fails.
         self.replay.push(&exp, &mut self.rng)?;
@@ -381,15 +445,20 @@ impl Engine {
         self.journal.complete(c.trade_id, record);
         self.stats.record(pnl, pnl_pct, outcome, predicted);
         let pending = self.lifecycle.drift_pending();
-        let page_hinkley = self.lifecycle.outcome(
-            &self.config.lifecycle,
+        let served = self.lifecycle.mixture.take_trade(c.trade_id);
+        let arm = match self.lifecycle.trial() {
+            Some(t) if t.candidate == version && t.ab.is_some() => Arm::Challenger,
+            _ => Arm::Champion,
+        };
+        let trade = TradeOutcome {
+            pnl,
+            pnl_pct,
             version,
-            &signal,
-            outcome,
-            Some((pnl, pnl_pct)),
-            now,
-        );
-        let drift = DriftAlarm::raised(pending, None, page_hinkley);
+            arm,
+        };
+        let (lifecycle, ctx) = self.lifecycle_ctx(now);
+        let revealed = lifecycle.reveal(ctx, &exp.features, outcome, served, Some(trade));
+        let drift = DriftAlarm::raised(pending, None, revealed.page_hinkley);
         let level_adjustment = level.and_then(|(l, _)| {
             self.levels
                 .observe(&self.config.levels, l.features, reward, now)
@@ -399,8 +468,8 @@ impl Engine {
             &exp.features,
             &self.replay,
             &mut self.rng,
+            self.scratch.get_mut(),
         );
-        let learned = self.learn_after_new_data(now);
         Ok(Reply::Closed(Closed {
             trade_id: c.trade_id,
             pnl,
@@ -410,7 +479,8 @@ impl Engine {
             level_adjustment,
             exit_training,
             drift,
-            learned,
+            trial: revealed.trial,
+            learned: revealed.learned,
         }))
     }
 
@@ -429,30 +499,31 @@ impl Engine {
         };
         self.replay.check(&exp)?;
         // Validated: nothing below fails.
-        let champion = self.lifecycle.registry().champion().id;
-        let signal = self.lifecycle.predict(champion, &exp.features);
         let pending = self.lifecycle.drift_pending();
         let psi = self
             .lifecycle
             .observe_input(&self.config.lifecycle, &exp.features);
         self.replay.push(&exp, &mut self.rng)?;
-        let page_hinkley = self.lifecycle.outcome(
-            &self.config.lifecycle,
-            champion,
-            &signal,
-            outcome,
-            None,
-            now,
-        );
-        let drift = DriftAlarm::raised(pending, psi, page_hinkley);
-        let learned = self.learn_after_new_data(now);
+        let served = self
+            .lifecycle
+            .mixture
+            .take_forecast(features_key(&exp.features));
+        let forecast = served.as_ref().and_then(|p| match p.awaiting {
+            Awaiting::Forecast { id, .. } => Some(id),
+            Awaiting::Trade(_) => None,
+        });
+        let (lifecycle, ctx) = self.lifecycle_ctx(now);
+        let revealed = lifecycle.reveal(ctx, &exp.features, outcome, served, None);
+        let drift = DriftAlarm::raised(pending, psi, revealed.page_hinkley);
         Ok(Reply::Observed(Observed {
             id,
-            signal,
-            model_version: champion,
+            forecast,
+            signal: revealed.signal,
+            model_version: self.lifecycle.registry().champion().id,
             outcome,
             drift,
-            learned,
+            trial: revealed.trial,
+            learned: revealed.learned,
         }))
     }
 
@@ -463,6 +534,7 @@ impl Engine {
             signal: &self.config.signal,
             replay: &self.replay,
             rng: &mut self.rng,
+            ws: self.scratch.get_mut(),
             now,
         };
         (&mut self.lifecycle, ctx)
@@ -473,16 +545,8 @@ impl Engine {
         lifecycle.learn(mode, ctx)
     }
 
-    /// `learn` in auto mode after a new experience, if configured; `None` when it skipped.
-    fn learn_after_new_data(&mut self, now: i64) -> Option<LearnReport> {
-        if !self.config.lifecycle.learn_on_close {
-            return None;
-        }
-        let r = self.learn_signal(LearnMode::Auto, now);
-        (r.run.is_some() || r.evaluation.is_some()).then_some(r)
-    }
-
-    fn query(&self, q: Query, now: i64) -> Result<Reply, Error> {
+    /// Answers a query; changes nothing.
+    pub fn query(&self, q: Query, now: i64) -> Result<Reply, Error> {
         let lc = &self.config.lifecycle;
         Ok(match q {
             Query::Stats => Reply::Stats(Box::new(self.stats_report())),
@@ -504,15 +568,32 @@ impl Engine {
             Query::Versions => Reply::Versions(self.lifecycle.versions()),
             Query::Audit { limit } => {
                 let a = self.lifecycle.registry().audit();
-                Reply::Audit(a[a.len().saturating_sub(limit as usize)..].to_vec())
+                Reply::Audit(
+                    a.iter()
+                        .skip(a.len().saturating_sub(limit as usize))
+                        .copied()
+                        .collect(),
+                )
             }
-            Query::Monitor { version } => Reply::Monitor(Box::new(
-                self.lifecycle.monitor().report(&lc.monitor, now, version),
-            )),
-            Query::Ab => Reply::Ab(self.lifecycle.ab_report(lc)),
+            Query::Monitor { version } => {
+                let m = self.lifecycle.monitor();
+                let until = m.latest().unwrap_or(now);
+                Reply::Monitor(Box::new(m.report(&lc.monitor, until, version)))
+            }
+            Query::Trial => Reply::Trial(self.lifecycle.trial_status(lc)),
             Query::Drift => Reply::Drift(self.lifecycle.drift_report(lc)),
             Query::Due => Reply::Due(self.lifecycle.due(lc, now)),
             Query::Ranking => Reply::Ranking(Box::new(self.ranking.report())),
+            Query::Mixture => Reply::Mixture(Box::new(self.lifecycle.mixture_report(lc))),
+            Query::Accuracy { days } => {
+                let m = self.lifecycle.monitor();
+                let until = m.latest();
+                Reply::Accuracy(AccuracyReport {
+                    days,
+                    until,
+                    window: m.window(days, until.unwrap_or(now)),
+                })
+            }
         })
     }
 
@@ -537,8 +618,10 @@ impl Engine {
                     challenger: r.challenger().map(|v| v.id),
                     versions: r.versions().len() as u32,
                     created: r.created(),
-                    new_samples: self.lifecycle.new_samples(&self.replay),
+                    labels: self.lifecycle.labels(),
+                    new_samples: self.lifecycle.new_samples(),
                     last_update: self.lifecycle.last_update(),
+                    retrain: self.lifecycle.retrain_status(),
                     drift: drift.drift,
                     paused: drift.paused,
                 }
@@ -574,6 +657,16 @@ impl Apply for Engine {
     fn apply(&mut self, command: Command, now: i64) -> Result<Reply, Error> {
         Engine::apply(self, command, now)
     }
+}
+
+/// The key a `Forecast` is found by when `Observe` reveals its label: XXH64 of the
+/// features' little-endian bytes (bit-identical features, identical key).
+fn features_key(features: &[f32]) -> u64 {
+    let mut bytes = Vec::with_capacity(features.len() * 4);
+    for x in features {
+        bytes.extend_from_slice(&x.to_le_bytes());
+    }
+    checkpoint::xxh64(&bytes, 0)
 }
 
 /// Prices for exit distances on a trade entered at `price`.

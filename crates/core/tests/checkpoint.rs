@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{fixture, run, small_config, stream};
+use common::{fixture, run, small_config, small_config_v3, stream};
 use proptest::prelude::*;
 use tradeloop_core::checkpoint::{self, HEADER_LEN, SCHEMA, xxh64};
 use tradeloop_core::{CheckpointError, Command, Engine, EngineConfig, Error, Query, Reply};
@@ -230,7 +230,7 @@ struct Golden {
 const GOLDEN: &[Golden] = &[
     Golden {
         file: "v1/small.ckpt",
-        config: small_config,
+        config: small_config_v3,
         seed: 42,
         commands: 250,
         features: 8,
@@ -246,7 +246,7 @@ const GOLDEN: &[Golden] = &[
     },
     Golden {
         file: "v2/small.ckpt",
-        config: small_config,
+        config: small_config_v3,
         seed: 42,
         commands: 400,
         features: 8,
@@ -262,7 +262,7 @@ const GOLDEN: &[Golden] = &[
     },
     Golden {
         file: "v3/small.ckpt",
-        config: small_config,
+        config: small_config_v3,
         seed: 42,
         commands: 400,
         features: 8,
@@ -273,6 +273,22 @@ const GOLDEN: &[Golden] = &[
         config: EngineConfig::default,
         seed: 7,
         commands: 200,
+        features: 32,
+        rankings: 12,
+    },
+    Golden {
+        file: "v4/small.ckpt",
+        config: small_config,
+        seed: 42,
+        commands: 600,
+        features: 8,
+        rankings: 30,
+    },
+    Golden {
+        file: "v4/default.ckpt",
+        config: EngineConfig::default,
+        seed: 7,
+        commands: 300,
         features: 32,
         rankings: 12,
     },
@@ -317,9 +333,9 @@ fn small_golden_has_the_recorded_contents() {
     // meaning of the bytes, not just that they decode.
     let e = Engine::restore(&std::fs::read(fixture("v1/small.ckpt")).unwrap()).unwrap();
     let dto = checkpoint::decode(&std::fs::read(fixture("v1/small.ckpt")).unwrap()).unwrap();
-    assert_eq!(dto.base.journal.next_id, e.journal().next_id());
-    assert_eq!(dto.base.replay.ids.0.len(), e.replay().len());
-    assert_eq!(dto.base.stats.closed, e.stats().closed);
+    assert_eq!(dto.journal.next_id, e.journal().next_id());
+    assert_eq!(dto.replay.ids.0.len(), e.replay().len());
+    assert_eq!(dto.stats.closed, e.stats().closed);
     assert!(dto.ranking.trades.is_empty() && dto.ranking.monitor.rankings == 0);
     let facts = format!(
         "next_id={} replay={} closed={} outcomes={:?} signal_version={} level_adjustments={} exit_trainings={}",
@@ -353,15 +369,15 @@ fn a_schema_1_signal_model_becomes_the_imported_champion() {
         champion.predictor.net().is_some(),
         "the schema-1 network is kept"
     );
-    assert_eq!(dto.base.lifecycle.champion, champion.id);
+    assert_eq!(dto.lifecycle.champion, champion.id);
     // Every trade in the journal was decided by the imported version.
     assert!(
         e.journal()
             .closed_trades()
             .all(|t| t.model_version <= champion.id)
     );
-    // Nothing counts as new: the upgraded engine does not retrain on its first close.
-    assert_eq!(e.lifecycle().new_samples(e.replay()), 0);
+    // Nothing counts as new: the upgraded engine makes no version on its first close.
+    assert_eq!(e.lifecycle().new_samples(), 0);
     // Saved again, it is a file of the current schema that round-trips.
     let again = e.snapshot();
     assert_eq!(checkpoint::open(&again).unwrap().0.schema, SCHEMA);
@@ -370,8 +386,13 @@ fn a_schema_1_signal_model_becomes_the_imported_champion() {
 
 #[test]
 fn small_v2_golden_has_the_recorded_contents() {
-    let e = Engine::restore(&std::fs::read(fixture("v2/small.ckpt")).unwrap()).unwrap();
+    let bytes = std::fs::read(fixture("v2/small.ckpt")).unwrap();
+    let e = Engine::restore(&bytes).unwrap();
     let l = e.lifecycle();
+    // Schema 2's own count of samples since its last training run, read from its payload.
+    let (_, payload) = checkpoint::open(&bytes).unwrap();
+    let v2: checkpoint::v2::EngineV2<'_> = postcard::from_bytes(payload).unwrap();
+    let trained_seq_new = v2.replay.pushed - v2.lifecycle.trained_seq;
     let facts = format!(
         "next_id={} replay={} closed={} champion={} versions={:?} created={} audit={} monitored={} trained_seq_new={}",
         e.journal().next_id(),
@@ -386,7 +407,7 @@ fn small_v2_golden_has_the_recorded_contents() {
         l.registry().created(),
         l.registry().audit().len(),
         l.monitor().len(),
-        l.new_samples(e.replay()),
+        trained_seq_new,
     );
     let path = fixture("v2/small.facts");
     if bless() && !path.exists() {
@@ -415,4 +436,93 @@ fn v3_golden_keeps_its_ranked_trades_and_monitor() {
         "every ranking after the first scores the one before"
     );
     assert!(m.last.as_ref().is_some_and(|l| l.entries.len() == 5));
+}
+
+#[test]
+fn upgraded_checkpoints_keep_what_was_learned_and_start_the_new_parts_from_it() {
+    use tradeloop_core::lifecycle::registry::AuditEvent;
+    for file in ["v2/small.ckpt", "v3/default.ckpt"] {
+        let bytes = std::fs::read(fixture(file)).unwrap();
+        let e = Engine::restore(&bytes).unwrap();
+        let l = e.lifecycle();
+        // The priors and the linear learner learned the replay buffer.
+        assert_eq!(
+            l.experts().counts().iter().sum::<u64>(),
+            e.replay().len() as u64,
+            "{file}"
+        );
+        assert_eq!(l.experts().linear().seen(), e.replay().len() as u64);
+        // The online network starts as the champion network when there is one.
+        if let Some(net) = l.registry().champion().predictor.net() {
+            assert_eq!(l.online().net().mlp(), net.mlp());
+        }
+        // No trial, no A/B routing: A/B is opt-in from schema 4.
+        assert!(l.trial().is_none() && !e.config().lifecycle.ab.enabled);
+        assert!(l.mixture().copies() == 0 && l.mixture().scores().rows == 0);
+        // The history is kept, event for event.
+        let dto = checkpoint::decode(&bytes).unwrap();
+        assert_eq!(dto.lifecycle.audit.len(), l.registry().audit().len());
+        assert!(
+            l.registry()
+                .audit()
+                .iter()
+                .any(|a| matches!(a.event, AuditEvent::Created { .. }))
+        );
+    }
+}
+
+#[test]
+fn a_checkpoint_taken_mid_retrain_resumes_it_exactly() {
+    use tradeloop_core::lifecycle::policy::LearnMode;
+    let mut c = small_config();
+    c.lifecycle.retrain.rows_per_call = 64;
+    c.lifecycle.retrain.max_epochs = 20;
+    c.replay.capacity = 400;
+    let mut e = Engine::new(c, 11, 0).unwrap();
+    run(&mut e, &common::observations(12, 300, 8));
+    // Start an automatic retrain by hand (forced retrains run to the end): the policy's
+    // count-based retrain at `retrain_every` labels is spread over commands.
+    let mut t = 1_800_000_000_000i64;
+    let mut obs = common::observations(13, 400, 8).into_iter();
+    while e.lifecycle().retrain_status().is_none() {
+        let (cmd, _) = obs
+            .next()
+            .expect("a retrain starts within 400 observations");
+        t += 1000;
+        e.apply(cmd, t).unwrap();
+    }
+    let mid = e.snapshot();
+    let mut resumed = Engine::restore(&mid).unwrap();
+    assert_eq!(resumed, e);
+    for (cmd, _) in obs.by_ref().take(60) {
+        t += 1000;
+        let a = e.apply(cmd.clone(), t);
+        let b = resumed.apply(cmd, t);
+        assert_eq!(a, b);
+    }
+    assert_eq!(resumed.snapshot(), e.snapshot());
+    let _ = LearnMode::Auto;
+}
+
+#[test]
+fn v4_golden_holds_the_mixture_the_online_network_and_the_trials() {
+    use tradeloop_core::checkpoint::v4::AuditEventV4;
+    let bytes = std::fs::read(fixture("v4/small.ckpt")).unwrap();
+    let dto = checkpoint::decode(&bytes).unwrap();
+    let l = &dto.lifecycle;
+    assert!(l.mixture.scores.rows > 0 && !l.mixture.copies.0.is_empty());
+    assert!(
+        !l.mixture.pending.is_empty(),
+        "forecasts and trades wait for labels"
+    );
+    assert!(l.online.seen > 0 && l.experts.linear.seen > 0);
+    assert!(l.experts.counts.iter().sum::<u64>() > 0);
+    assert!(l.versions.len() > 1 && l.labels > 0);
+    assert!(
+        l.audit
+            .iter()
+            .any(|a| matches!(a.event, AuditEventV4::TrialStarted { .. }))
+    );
+    let e = Engine::restore(&bytes).unwrap();
+    assert_eq!(e.lifecycle().mixture().scores().rows, l.mixture.scores.rows);
 }

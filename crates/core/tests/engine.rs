@@ -3,9 +3,10 @@
 mod common;
 
 use common::{run, small_config, stream};
-use tradeloop_core::command::Observation;
+use tradeloop_core::command::{ForecastRequest, Observation};
 use tradeloop_core::journal::{ExitReason, LevelInput, LevelKind, Outcome, Side};
 use tradeloop_core::lifecycle::policy::{Action, LearnMode};
+use tradeloop_core::lifecycle::registry::Verdict;
 use tradeloop_core::{
     CloseTrade, Command, Engine, EngineConfig, Error, ExitMode, LearnRequest, OpenTrade, Query,
     Reply,
@@ -273,6 +274,18 @@ fn every_rejected_command_leaves_the_state_byte_for_byte_unchanged() {
         Command::Query(Query::Trade(77_777)),
         Box::new(|e| *e == Error::UnknownTrade(77_777)),
     ));
+    bad.push((
+        Command::Forecast(ForecastRequest {
+            features: vec![0.0; 9],
+        }),
+        Box::new(|e| matches!(e, Error::FeatureLength { .. })),
+    ));
+    bad.push((
+        Command::Forecast(ForecastRequest {
+            features: vec![f32::NAN; 8],
+        }),
+        Box::new(|e| matches!(e, Error::NonFinite { .. })),
+    ));
 
     for (cmd, expect) in &bad {
         let err = e
@@ -354,12 +367,14 @@ fn learners_change_as_trades_close() {
     };
     let run = l.signal.run.expect("a forced retrain runs");
     let data = run.data.expect("data range");
+    let embargo = e.config().lifecycle.retrain.embargo as usize;
     assert_eq!(
         (data.train + data.validation + data.test) as usize,
-        e.replay().len()
+        e.replay().len() - 2 * embargo,
+        "the newest samples, less an embargo between the ranges"
     );
-    assert_eq!(run.version, Some(created + 1));
-    assert!(run.verdict.is_some() && run.gate.is_some(), "{run:?}");
+    assert!(run.version.is_some_and(|v| v > created), "{run:?}");
+    assert_eq!(run.verdict, Some(Verdict::OnTrial), "{run:?}");
 }
 
 #[test]

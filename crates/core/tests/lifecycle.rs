@@ -1,17 +1,19 @@
-//! The model lifecycle end to end, through engine commands: drift after a regime switch,
-//! forgetting with and without replay, the promotion gate, rollback, A/B and the schedule.
-//! All data is generated here from fixed seeds.
+//! The model lifecycle end to end, through engine commands: the served mixture on a planted
+//! signal that switches, drift, forgetting with and without replay, trials (a candidate that
+//! loses never serves, a tie never promotes), rollback, A/B routing and the schedule. All
+//! data is generated here from fixed seeds.
 
 #![allow(clippy::print_stdout)] // the forgetting test prints its two figures by design
 
-use tradeloop_core::command::{Observation, Observed};
+use tradeloop_core::command::{ForecastRequest, Observation, Observed};
 use tradeloop_core::learners::SignalConfig;
 use tradeloop_core::learners::signal::{Data, Predictor};
-use tradeloop_core::lifecycle::LearnReport;
 use tradeloop_core::lifecycle::ab::Arm;
+use tradeloop_core::lifecycle::mixture::Expert;
 use tradeloop_core::lifecycle::policy::{Action, LearnMode, Reason};
-use tradeloop_core::lifecycle::registry::{AuditEvent, Verdict, VersionKind};
+use tradeloop_core::lifecycle::registry::{AuditEvent, PromotionReason, Verdict, VersionKind};
 use tradeloop_core::lifecycle::schedule::Job;
+use tradeloop_core::lifecycle::{LearnReport, TrialEnd};
 use tradeloop_core::nn::{OptimConfig, Workspace};
 use tradeloop_core::replay::ReplayConfig;
 use tradeloop_core::rng::SplitMix64;
@@ -75,8 +77,14 @@ fn config() -> EngineConfig {
         },
         ..EngineConfig::default()
     };
-    c.lifecycle.retrain.max_epochs = 30;
-    c.lifecycle.retrain.max_samples = 600;
+    let l = &mut c.lifecycle;
+    l.retrain.max_samples = 600;
+    l.gate.trial = 200;
+    l.gate.block = 10;
+    l.gate.embargo = 0;
+    l.policy.snapshot_every = 300;
+    l.policy.retrain_every = 1_000;
+    l.policy.drift_cooldown = 300;
     c
 }
 
@@ -96,6 +104,18 @@ fn observe(e: &mut Engine, x: Vec<f32>, ret: f64, t: i64) -> Observed {
 fn learn(e: &mut Engine, mode: LearnMode, t: i64) -> LearnReport {
     match e.apply(Command::Learn(LearnRequest { mode }), t) {
         Ok(Reply::Learned(l)) => l.signal,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn forecast(e: &mut Engine, x: &[f32], t: i64) -> [f32; 3] {
+    match e.apply(
+        Command::Forecast(ForecastRequest {
+            features: x.to_vec(),
+        }),
+        t,
+    ) {
+        Ok(Reply::Forecast(f)) => f.signal.probs,
         other => panic!("{other:?}"),
     }
 }
@@ -120,73 +140,126 @@ fn accuracy(p: &Predictor, d: &Data) -> f32 {
     p.evaluate(&mut Workspace::default(), d).unwrap().accuracy
 }
 
+/// The class of a return, as `Observe` classifies it with the default flat band.
+fn class(ret: f64) -> usize {
+    Outcome::classify(ret, 0.001).index().into()
+}
+
+/// The W6 protocol on a synthetic stream with a planted signal that switches regime: every
+/// row is forecast (`Forecast`), and its label revealed `delay` rows later (`Observe`).
+/// Returns, per row, the log-loss and hit of the served forecast and of the running prior.
+fn delayed_stream(e: &mut Engine, regimes: &[(Regime, usize)], delay: usize) -> Vec<[f64; 3]> {
+    let mut r = SplitMix64::new(21);
+    let rows: Vec<(Vec<f32>, f64)> = regimes
+        .iter()
+        .flat_map(|&(g, n)| (0..n).map(|_| sample(&mut r, g)).collect::<Vec<_>>())
+        .collect();
+    let mut counts = [0.0f64; 3];
+    let mut out = Vec::with_capacity(rows.len());
+    for k in 0..rows.len() {
+        let t = T0 + k as i64 * 3_600_000;
+        if k >= delay {
+            let (x, ret) = rows[k - delay].clone();
+            let o = observe(e, x, ret, t);
+            assert!(o.forecast.is_some(), "every label scores its own forecast");
+            counts[class(ret)] += 1.0;
+        }
+        let p = forecast(e, &rows[k].0, t);
+        let y = class(rows[k].1);
+        let n: f64 = counts.iter().sum();
+        let prior = (counts[y] + 1.0) / (n + 3.0);
+        let best = (0..3).fold(0, |b, c| if p[c] > p[b] { c } else { b });
+        out.push([
+            -f64::from(p[y]).ln(),
+            -prior.ln(),
+            f64::from(u8::from(best == y)),
+        ]);
+    }
+    out
+}
+
 #[test]
-fn a_regime_switch_is_detected_retrained_on_and_recovered_from() {
+fn the_mixture_learns_a_planted_signal_beats_the_prior_and_follows_a_switch() {
+    let mut e = Engine::new(config(), 1, T0).unwrap();
+    let rows = delayed_stream(&mut e, &[(A, 3000), (A_FLIPPED, 3000)], 12);
+    let mean = |s: &[[f64; 3]], i: usize| s.iter().map(|r| r[i]).sum::<f64>() / s.len() as f64;
+    let (mix, prior) = (mean(&rows, 0), mean(&rows, 1));
+    let before = mean(&rows[2500..3000], 2);
+    let just_after = mean(&rows[3000..3100], 2);
+    let recovered = mean(&rows[5500..], 2);
+    println!(
+        "served log-loss {mix:.4} against the prior's {prior:.4}; accuracy at the end of A \
+         {before:.3}, first 100 after the switch {just_after:.3}, last 500 {recovered:.3}"
+    );
+    assert!(mix < prior - 0.1, "a clear margin: {mix} vs {prior}");
+    assert!(before > 0.8, "regime A was learned: {before}");
+    assert!(just_after < 0.5, "the switch hurts: {just_after}");
+    assert!(
+        recovered > 0.8,
+        "the served forecast follows the switch: {recovered}"
+    );
+    // What the engine reports agrees, and the bound holds on every expert.
+    let Reply::Mixture(m) = e.apply(Command::Query(Query::Mixture), T0).unwrap() else {
+        panic!()
+    };
+    assert_eq!(m.rows as usize, rows.len() - 12);
+    assert_eq!(m.copies, 12, "one weight copy per forecast waiting at once");
+    assert!(m.excess_vs_prior < 0.0 && m.excess_vs_prior <= m.bound_vs_prior);
+    let weight = |x: Expert| m.experts[x.index()].weight;
+    assert!(
+        weight(Expert::Prior) + weight(Expert::Recent) < 0.05,
+        "the priors lost their weight to the learners: {:?}",
+        m.experts
+    );
+}
+
+#[test]
+fn a_drift_alarm_after_a_switch_starts_one_retrain() {
     let mut e = Engine::new(config(), 1, T0).unwrap();
     let mut r = SplitMix64::new(2);
     let mut t = T0;
-    let (before, after) = (1500, 1500);
-    let mut hits: Vec<bool> = Vec::new();
-    let mut drift_retrain_at = None;
-    for i in 0..before + after {
+    let before = 1500;
+    let mut alarm_at = None;
+    let mut retrain_at = None;
+    for i in 0..before + 1500 {
         let regime = if i < before { A } else { A_FLIPPED };
         let (x, ret) = sample(&mut r, regime);
         t += 3_600_000;
         let o = observe(&mut e, x, ret, t);
-        hits.push(o.signal.class == o.outcome);
+        if i >= before && alarm_at.is_none() && o.drift.is_some_and(|d| d.page_hinkley) {
+            alarm_at = Some(i - before);
+        }
         if let Some(l) = &o.learned
             && i >= before
-            && drift_retrain_at.is_none()
+            && retrain_at.is_none()
             && l.decision.reason == Reason::Drift
         {
             assert_eq!(l.decision.action, Action::Retrain, "drift retrains");
-            assert!(
-                o.drift.is_some(),
-                "the sample that raised the alarm says so"
-            );
-            drift_retrain_at = Some(i - before);
+            retrain_at = Some(i - before);
         }
     }
-    let rate = |s: &[bool]| s.iter().filter(|&&h| h).count() as f32 / s.len() as f32;
-    let learned_a = rate(&hits[before - 300..before]);
-    let just_after = rate(&hits[before..before + 100]);
-    let recovered = rate(&hits[before + after - 300..]);
-    let detected = drift_retrain_at.expect("drift was never detected after the switch");
-    println!(
-        "accuracy: end of A {learned_a:.3}, first 100 after the switch {just_after:.3}, \
-         last 300 {recovered:.3}; drift retrain {detected} samples after the switch"
-    );
-    assert!(learned_a > 0.8, "regime A was learned: {learned_a}");
-    assert!(just_after < 0.5, "the switch hurts: {just_after}");
+    let alarm = alarm_at.expect("the switch raised a drift alarm");
+    let retrain = retrain_at.expect("the alarm started a retrain");
+    println!("alarm {alarm} samples after the switch, retrain {retrain}");
+    assert!(alarm <= 150, "detected {alarm} samples after the switch");
+    // The retrain waits at most for the trial running at the time.
     assert!(
-        detected <= 150,
-        "detected {detected} samples after the switch"
-    );
-    assert!(recovered > 0.8, "accuracy recovers: {recovered}");
-    // Every change of champion is in the audit history.
-    let Reply::Audit(audit) = e
-        .apply(Command::Query(Query::Audit { limit: 10_000 }), t)
-        .unwrap()
-    else {
-        panic!()
-    };
-    assert!(
-        audit
-            .iter()
-            .filter(|a| a.at > T0 + before as i64 * 3_600_000)
-            .any(|a| matches!(a.event, AuditEvent::Promoted { .. })),
-        "a retrained model went live after the switch"
+        retrain >= alarm && retrain <= alarm + 250,
+        "{alarm} {retrain}"
     );
 }
 
 #[test]
 fn a_lasting_input_shift_retrains_once_per_psi_window_not_on_every_sample() {
-    // No candidate goes live (too few held-out samples for a verdict), so the champion and
-    // its PSI reference stay while the inputs stay shifted.
     let mut c = config();
-    c.lifecycle.gate.min_samples = 1_000_000;
     c.lifecycle.drift.psi.window = 100;
     c.lifecycle.drift.psi.bins = 5;
+    c.lifecycle.policy.drift_cooldown = 1;
+    c.lifecycle.policy.snapshot_every = 1_000_000;
+    c.lifecycle.policy.retrain_every = 1_000_000;
+    // Short trials, so that a retrain's candidate does not hold the next alarm back.
+    c.lifecycle.gate.trial = 10;
+    c.lifecycle.gate.block = 5;
     let window = c.lifecycle.drift.psi.window as usize;
     let mut e = Engine::new(c, 5, T0).unwrap();
     let mut r = SplitMix64::new(6);
@@ -196,10 +269,11 @@ fn a_lasting_input_shift_retrains_once_per_psi_window_not_on_every_sample() {
         t += 3_600_000;
         observe(&mut e, x, ret, t);
     }
+    // A champion with a drift reference, promoted by hand (its trial is cut short).
     let run = learn(&mut e, LearnMode::Retrain, t).run.unwrap();
-    assert!(run.verdict.is_some() && run.verdict != Some(Verdict::Promoted));
     e.apply(Command::Promote(run.version.unwrap()), t).unwrap();
     assert!(e.lifecycle().registry().champion().reference.is_some());
+    assert!(e.lifecycle().trial().is_none());
 
     // Every input moves by +3 and stays there.
     let shifted = 6 * window;
@@ -214,28 +288,21 @@ fn a_lasting_input_shift_retrains_once_per_psi_window_not_on_every_sample() {
         }
         if let Some(l) = o.learned
             && l.decision.reason == Reason::Drift
+            && l.run.is_none()
         {
             assert_eq!(l.decision.action, Action::Retrain);
-            let verdict = l.run.unwrap().verdict;
-            assert!(verdict.is_some() && verdict != Some(Verdict::Promoted));
             drift_retrains.push(i);
         }
     }
-    // Each retrain answered the alarm raised by the same sample, which names the PSI.
-    assert_eq!(
-        alarms.iter().map(|a| a.0).collect::<Vec<_>>(),
-        drift_retrains,
-        "{alarms:?}"
-    );
+    assert!(alarms.iter().any(|(_, a)| a.psi.is_some()), "{alarms:?}");
     assert!(
         alarms
             .iter()
             .all(|(_, a)| a.page_hinkley || a.psi.is_some_and(|p| p.drifted && p.max > 0.25)),
         "{alarms:?}"
     );
-    assert!(alarms.iter().any(|(_, a)| a.psi.is_some()), "{alarms:?}");
-    // The alarm is raised again while the shift lasts, but each one needs a full window of
-    // inputs after the previous retrain.
+    // The alarm comes back while the shift lasts, but each retrain restarts the window, so
+    // the next one needs a full window of new inputs.
     assert!(drift_retrains.len() >= 2, "{drift_retrains:?}");
     assert!(
         drift_retrains.len() <= shifted / window,
@@ -247,114 +314,202 @@ fn a_lasting_input_shift_retrains_once_per_psi_window_not_on_every_sample() {
     }
 }
 
-/// Trains on A, then fine-tunes on B in five rounds (each candidate promoted by hand so
-/// the chain continues) and returns the final model's accuracy on fresh A data.
-fn accuracy_on_a_after_b(replay_per_new: u32) -> (f32, f32) {
+/// Learns A online, then B, and returns the online network's accuracy on fresh A data after
+/// each phase.
+fn online_accuracy_on_a_after_b(replay: u32) -> (f32, f32) {
     let mut c = config();
-    c.lifecycle.learn_on_close = false;
-    c.lifecycle.incremental.replay_per_new = replay_per_new;
-    c.lifecycle.incremental.lr_scale = 1.0;
-    c.lifecycle.incremental.epochs = 10;
+    c.lifecycle.online.replay = replay;
+    c.lifecycle.online.lr = 1e-2;
+    c.lifecycle.online.lr_decay = 0;
+    c.lifecycle.policy.snapshot_every = 1_000_000;
+    c.lifecycle.policy.retrain_every = 1_000_000;
     let mut e = Engine::new(c, 3, T0).unwrap();
     let mut r = SplitMix64::new(4);
     let mut t = T0;
-    for _ in 0..1000 {
+    for _ in 0..1500 {
         let (x, ret) = sample(&mut r, A);
         t += 1000;
         observe(&mut e, x, ret, t);
     }
-    let l = learn(&mut e, LearnMode::Retrain, t);
-    assert_eq!(l.run.unwrap().verdict, Some(Verdict::Promoted));
     let fresh_a = data(99, 2000, A);
-    let before = accuracy(&e.lifecycle().registry().champion().predictor, &fresh_a);
-    for _ in 0..5 {
-        for _ in 0..100 {
-            let (x, ret) = sample(&mut r, B);
-            t += 1000;
-            observe(&mut e, x, ret, t);
-        }
-        let run = learn(&mut e, LearnMode::Incremental, t).run.unwrap();
-        assert_eq!(run.kind, VersionKind::Incremental);
-        let id = run.version.expect("a fine-tuned version");
-        e.apply(Command::Promote(id), t).unwrap();
+    let net = |e: &Engine| Predictor::Net(e.lifecycle().online().net().clone());
+    let before = accuracy(&net(&e), &fresh_a);
+    for _ in 0..500 {
+        let (x, ret) = sample(&mut r, B);
+        t += 1000;
+        observe(&mut e, x, ret, t);
     }
-    let after = accuracy(&e.lifecycle().registry().champion().predictor, &fresh_a);
-    (before, after)
+    (before, accuracy(&net(&e), &fresh_a))
 }
 
 #[test]
-fn fine_tuning_with_replay_forgets_less_than_without() {
-    let (a0, with_replay) = accuracy_on_a_after_b(4);
-    let (b0, without_replay) = accuracy_on_a_after_b(0);
+fn online_learning_with_replay_forgets_less_than_without() {
+    let (a0, with_replay) = online_accuracy_on_a_after_b(3);
+    let (b0, without_replay) = online_accuracy_on_a_after_b(0);
     println!(
-        "accuracy on regime A: after training on A {a0:.3}; after five fine-tunes on B: \
-         with replay {with_replay:.3}, without replay {without_replay:.3}"
+        "online network on regime A: after A {a0:.3} / {b0:.3}; after B: with replay \
+         {with_replay:.3}, without replay {without_replay:.3}"
     );
-    assert_eq!(a0, b0, "both start from the same model");
-    assert!(a0 > 0.8);
+    assert!(a0 > 0.8 && b0 > 0.8, "A was learned: {a0} {b0}");
     assert!(
         with_replay > without_replay + 0.05,
         "replay must protect regime A: {with_replay} vs {without_replay}"
     );
 }
 
-/// An engine trained on A, with a network champion (version 2).
+/// Feeds `n` samples of `regime` as observations.
+fn feed(
+    e: &mut Engine,
+    r: &mut SplitMix64,
+    regime: Regime,
+    n: usize,
+    t: &mut i64,
+) -> Vec<Observed> {
+    (0..n)
+        .map(|_| {
+            let (x, ret) = sample(r, regime);
+            *t += 1000;
+            observe(e, x, ret, *t)
+        })
+        .collect()
+}
+
+fn trial_ends(obs: &[Observed]) -> Vec<TrialEnd> {
+    obs.iter().filter_map(|o| o.trial).collect()
+}
+
+/// An engine whose champion (version 2) is a snapshot of an online network trained on A,
+/// promoted by its trial.
 fn trained_engine(c: EngineConfig) -> (Engine, i64, SplitMix64) {
     let mut e = Engine::new(c, 5, T0).unwrap();
     let mut r = SplitMix64::new(6);
     let mut t = T0;
-    for _ in 0..600 {
-        let (x, ret) = sample(&mut r, A);
-        t += 1000;
-        observe(&mut e, x, ret, t);
-    }
-    let run = learn(&mut e, LearnMode::Retrain, t).run.unwrap();
+    feed(&mut e, &mut r, A, 600, &mut t);
+    let run = learn(&mut e, LearnMode::Incremental, t).run.unwrap();
     assert_eq!(
-        (run.version, run.verdict, run.prior_chosen),
-        (Some(2), Some(Verdict::Promoted), false)
+        (run.kind, run.version, run.verdict),
+        (VersionKind::Online, Some(2), Some(Verdict::OnTrial))
     );
+    let ends = trial_ends(&feed(&mut e, &mut r, A, 250, &mut t));
+    assert_eq!(ends.len(), 1);
+    assert_eq!(ends[0].verdict, Verdict::Promoted, "{:?}", ends[0]);
+    assert_eq!(e.lifecycle().registry().champion().id, 2);
     (e, t, r)
 }
 
-#[test]
-fn the_gate_keeps_a_worse_candidate_out() {
+/// [`config`] with no automatic version: no snapshot, no retrain, no drift alarm.
+fn manual() -> EngineConfig {
     let mut c = config();
-    c.lifecycle.learn_on_close = false;
-    c.lifecycle.incremental.lr_scale = 1.0;
-    c.lifecycle.incremental.epochs = 20;
-    c.lifecycle.incremental.replay_per_new = 0;
-    let (mut e, mut t, mut r) = trained_engine(c);
-    // A deliberately bad batch: regime A with every label reversed.
-    for _ in 0..200 {
-        let (x, ret) = sample(&mut r, A_FLIPPED);
-        t += 1000;
-        observe(&mut e, x, ret, t);
-    }
+    c.lifecycle.policy.snapshot_every = 1_000_000;
+    c.lifecycle.policy.retrain_every = 1_000_000;
+    c.lifecycle.drift.page_hinkley.lambda = 1e9;
+    c
+}
+
+#[test]
+fn a_candidate_that_loses_its_trial_is_held_and_never_serves() {
+    let (mut e, mut t, mut r) = trained_engine(manual());
+    // The online network learns reversed labels, and a snapshot of it goes on trial.
+    feed(&mut e, &mut r, A_FLIPPED, 600, &mut t);
     let run = learn(&mut e, LearnMode::Incremental, t).run.unwrap();
-    let gate = run.gate.expect("measured on held-out data");
-    assert!(!gate.passed && gate.candidate > gate.champion, "{gate:?}");
-    assert_eq!(run.verdict, Some(Verdict::Challenger));
+    let bad = run.version.unwrap();
+    // During its trial, labels of regime A come; the candidate never serves a forecast.
+    let mut ends = Vec::new();
+    for _ in 0..250 {
+        let (x, ret) = sample(&mut r, A);
+        t += 1000;
+        let Reply::Forecast(f) = e
+            .apply(
+                Command::Forecast(ForecastRequest {
+                    features: x.clone(),
+                }),
+                t,
+            )
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            f.model_version, 2,
+            "the champion is in the mixture, not the candidate"
+        );
+        let o = observe(&mut e, x, ret, t);
+        ends.extend(o.trial);
+    }
+    assert_eq!(ends.len(), 1, "{ends:?}");
+    let end = ends[0];
+    assert_eq!((end.candidate, end.verdict), (bad, Verdict::Held));
+    assert!(!end.result.passed && end.result.difference > 0.0, "{end:?}");
+    assert_eq!(e.lifecycle().registry().champion().id, 2);
+    let held =
+        e.lifecycle().registry().audit().iter().any(
+            |a| matches!(a.event, AuditEvent::Held { version, trial: Some(_) } if version == bad),
+        );
+    assert!(held, "the verdict is in the audit");
+}
+
+#[test]
+fn every_champion_change_is_in_the_reply_that_caused_it_and_in_the_audit() {
+    let (mut e, t, _) = trained_engine(manual());
+    let audit = e.lifecycle().registry().audit().clone();
+    let promoted: Vec<_> = audit
+        .iter()
+        .filter_map(|a| match a.event {
+            AuditEvent::Promoted {
+                version,
+                reason: PromotionReason::Trial(r),
+                ..
+            } => Some((version, r)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(promoted.len(), 1);
+    assert_eq!(promoted[0].0, 2);
+    assert!(promoted[0].1.passed && promoted[0].1.p_value < 0.05);
+    assert_eq!(e.apply(Command::Promote(1), t).unwrap(), Reply::Champion(1));
     assert_eq!(
-        e.lifecycle().registry().champion().id,
-        2,
-        "champion untouched"
+        e.apply(Command::Rollback(None), t + 1).unwrap(),
+        Reply::Champion(2)
     );
+    let Reply::Audit(a) = e
+        .apply(Command::Query(Query::Audit { limit: 2 }), t)
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert!(matches!(
+        a[0].event,
+        AuditEvent::Promoted {
+            version: 1,
+            reason: PromotionReason::Manual,
+            ..
+        }
+    ));
+    assert!(matches!(
+        a[1].event,
+        AuditEvent::RolledBack { from: 1, to: 2 }
+    ));
 }
 
 #[test]
 fn a_nan_run_is_rejected_and_the_champion_untouched() {
-    let (mut e, t, _) = trained_engine(config_no_auto());
+    let (e, t, _) = trained_engine(manual());
     let champion = e.lifecycle().registry().champion().predictor.clone();
     // Same engine state, an absurd optimiser: SGD at learning rate 10, momentum 0.99.
-    let mut bytes = e.snapshot();
-    let mut wild = tradeloop_core::checkpoint::decode(&bytes).unwrap();
-    wild.base.config.signal.optimizer.lr = 10.0;
-    wild.base.config.signal.optimizer.kind =
-        tradeloop_core::checkpoint::v1::OptimKindV1::Sgd { momentum: 0.99 };
-    wild.base.config.signal.optimizer.clip_norm = 0.0;
-    bytes = tradeloop_core::checkpoint::seal(
+    let mut wild = tradeloop_core::checkpoint::decode(&e.snapshot()).unwrap();
+    let sgd = tradeloop_core::checkpoint::v1::OptimKindV1::Sgd { momentum: 0.99 };
+    for o in [
+        &mut wild.config.signal.optimizer,
+        &mut wild.lifecycle.online.opt.config,
+    ] {
+        o.kind = sgd;
+        o.clip_norm = 0.0;
+    }
+    wild.config.signal.optimizer.lr = 10.0;
+    wild.lifecycle.online.opt.v = tradeloop_core::checkpoint::Le(Vec::new().into());
+    let bytes = tradeloop_core::checkpoint::seal(
         tradeloop_core::checkpoint::SCHEMA,
-        &postcard_bytes(&wild),
+        &postcard::to_allocvec(&wild).unwrap(),
     );
     let mut e2 = Engine::restore(&bytes).unwrap();
     let run = learn(&mut e2, LearnMode::Retrain, t + 1).run.unwrap();
@@ -364,26 +519,14 @@ fn a_nan_run_is_rejected_and_the_champion_untouched() {
     assert_eq!(r.champion().id, 2);
     assert_eq!(r.champion().predictor, champion);
     assert!(matches!(
-        r.audit().last().unwrap().event,
+        r.audit().back().unwrap().event,
         AuditEvent::Rejected { .. }
     ));
-    // And through the original engine, a fine-tune with the same settings is fine.
-    assert!(learn(&mut e, LearnMode::Eval, t + 1).evaluation.is_some());
-}
-
-fn config_no_auto() -> EngineConfig {
-    let mut c = config();
-    c.lifecycle.learn_on_close = false;
-    c
-}
-
-fn postcard_bytes<T: serde::Serialize>(v: &T) -> Vec<u8> {
-    postcard::to_allocvec(v).unwrap()
 }
 
 #[test]
 fn rollback_restores_the_previous_champion_bit_for_bit() {
-    let (mut e, mut t, mut r) = trained_engine(config_no_auto());
+    let (mut e, mut t, mut r) = trained_engine(manual());
     let v2 = e.lifecycle().registry().champion().predictor.clone();
     let bits = |p: &Predictor| -> Vec<u32> {
         let Predictor::Net(n) = p else {
@@ -398,11 +541,7 @@ fn rollback_restores_the_previous_champion_bit_for_bit() {
             .collect()
     };
     let before = bits(&v2);
-    for _ in 0..300 {
-        let (x, ret) = sample(&mut r, B);
-        t += 1000;
-        observe(&mut e, x, ret, t);
-    }
+    feed(&mut e, &mut r, B, 300, &mut t);
     let run = learn(&mut e, LearnMode::Retrain, t).run.unwrap();
     let v3 = run.version.unwrap();
     e.apply(Command::Promote(v3), t).unwrap();
@@ -415,62 +554,93 @@ fn rollback_restores_the_previous_champion_bit_for_bit() {
     let champion = &e.lifecycle().registry().champion().predictor;
     assert_eq!(bits(champion), before);
     assert_eq!(*champion, v2);
-    // The restored engine predicts exactly as version 2 did, and the history says so.
+    // The champion expert forecasts exactly as version 2 did, and the history says so.
     let probe = vec![0.3, -0.2, 1.0, 0.0];
-    let p2 = v2.predict(&mut Workspace::default(), &probe);
-    let Reply::Suggestion(s) = e
+    let mut ws = Workspace::default();
+    assert_eq!(
+        v2.predict(&mut ws, &probe),
+        champion.predict(&mut ws, &probe)
+    );
+    assert_eq!(e.lifecycle().registry().live_at(t + 1), Some(2));
+    assert_eq!(e.lifecycle().registry().live_at(t), Some(v3));
+}
+
+fn open(e: &mut Engine, x: Vec<f32>, t: i64) -> tradeloop_core::command::Opened {
+    let Reply::Opened(o) = e
         .apply(
-            Command::Suggest(tradeloop_core::SuggestRequest {
+            Command::Open(OpenTrade {
+                symbol: "SPY".into(),
                 side: Side::Long,
                 price: 100.0,
-                features: probe,
-                levels: vec![],
+                size: 1.0,
+                features: x,
+                level: None,
+                exits: None,
             }),
-            t + 2,
+            t,
         )
         .unwrap()
     else {
         panic!()
     };
-    assert_eq!((s.signal, s.model_version), (p2, 2));
-    assert_eq!(e.lifecycle().registry().live_at(t + 1), Some(2));
-    assert_eq!(e.lifecycle().registry().live_at(t), Some(v3));
+    o
 }
 
 #[test]
-fn a_challenger_gets_its_share_of_trades_and_a_report() {
-    let mut c = config_no_auto();
-    c.lifecycle.gate.margin = 1.0; // nothing passes: every candidate is a challenger
-    let (mut e, mut t, mut r) = trained_engine({
-        let mut c = c.clone();
-        c.lifecycle.gate.margin = 0.0;
-        c
-    });
-    // Tighten the gate afterwards through a checkpoint round trip of the config.
+fn without_ab_routing_a_candidate_gets_no_trade() {
+    let (mut e, mut t, mut r) = trained_engine(manual());
+    feed(&mut e, &mut r, A, 50, &mut t);
+    learn(&mut e, LearnMode::Incremental, t);
+    assert!(e.lifecycle().trial().is_some());
+    for _ in 0..100 {
+        let (x, _) = sample(&mut r, A);
+        t += 1000;
+        let o = open(&mut e, x, t);
+        assert_eq!((o.arm, o.model_version), (Arm::Champion, 2));
+    }
+}
+
+#[test]
+fn with_ab_routing_the_candidate_gets_its_share_and_the_trial_waits_for_both_arms() {
+    let (mut e, mut t, mut r) = trained_engine(manual());
+    // Turn A/B routing on through a checkpoint round trip of the configuration.
     let mut dto = tradeloop_core::checkpoint::decode(&e.snapshot()).unwrap();
-    dto.base.config.lifecycle = (&c.lifecycle).into();
+    dto.config.lifecycle.ab.enabled = true;
+    dto.config.lifecycle.ab.min_trades = 40;
     e = Engine::restore(&tradeloop_core::checkpoint::seal(
         tradeloop_core::checkpoint::SCHEMA,
-        &postcard_bytes(&dto),
+        &postcard::to_allocvec(&dto).unwrap(),
     ))
     .unwrap();
-    let run = learn(&mut e, LearnMode::Retrain, t).run.unwrap();
-    assert_eq!(run.verdict, Some(Verdict::Challenger));
-    let challenger = run.version.unwrap();
+    feed(&mut e, &mut r, A, 50, &mut t);
+    let candidate = learn(&mut e, LearnMode::Incremental, t)
+        .run
+        .unwrap()
+        .version
+        .unwrap();
     let (mut arms, mut ids) = ([0u32; 2], Vec::new());
     for _ in 0..200 {
         let (x, ret) = sample(&mut r, A);
         t += 1000;
-        let Reply::Opened(o) = e
+        let o = open(&mut e, x, t);
+        match o.arm {
+            Arm::Champion => assert_eq!(o.model_version, 2),
+            Arm::Challenger => assert_eq!(o.model_version, candidate),
+        }
+        arms[o.arm as usize] += 1;
+        ids.push((o.trade_id, 100.0 * (1.0 + ret)));
+    }
+    assert!(arms[0] > 60 && arms[1] > 60, "{arms:?}");
+    // The trial's rows come from these closes; its verdict waits for 40 trades per arm.
+    let mut ends = Vec::new();
+    for (id, price) in ids {
+        t += 1000;
+        let Reply::Closed(c) = e
             .apply(
-                Command::Open(OpenTrade {
-                    symbol: "SPY".into(),
-                    side: Side::Long,
-                    price: 100.0,
-                    size: 1.0,
-                    features: x,
-                    level: None,
-                    exits: None,
+                Command::Close(CloseTrade {
+                    trade_id: id,
+                    price,
+                    reason: ExitReason::Manual,
                 }),
                 t,
             )
@@ -478,38 +648,31 @@ fn a_challenger_gets_its_share_of_trades_and_a_report() {
         else {
             panic!()
         };
-        match o.arm {
-            Arm::Champion => assert_eq!(o.model_version, 2),
-            Arm::Challenger => assert_eq!(o.model_version, challenger),
+        if let Some(end) = c.trial {
+            ends.push(end);
         }
-        arms[o.arm as usize] += 1;
-        ids.push((o.trade_id, 100.0 * (1.0 + ret)));
+        if ends.is_empty() {
+            let Reply::Trial(Some(s)) = e.apply(Command::Query(Query::Trial), t).unwrap() else {
+                panic!()
+            };
+            let ab = s.ab.expect("A/B arms");
+            assert!(!s.interim.passed);
+            assert!(ab.champion.trades + ab.challenger.trades <= arms[0] as u64 + arms[1] as u64);
+        }
     }
-    assert!(arms[0] > 60 && arms[1] > 60, "{arms:?}");
-    for (id, price) in ids {
-        t += 1000;
-        e.apply(
-            Command::Close(CloseTrade {
-                trade_id: id,
-                price,
-                reason: ExitReason::Manual,
-            }),
-            t,
-        )
-        .unwrap();
-    }
-    let Reply::Ab(Some(ab)) = e.apply(Command::Query(Query::Ab), t).unwrap() else {
-        panic!()
-    };
     assert_eq!(
-        (ab.champion.trades, ab.challenger.trades),
-        (u64::from(arms[0]), u64::from(arms[1]))
+        ends.len(),
+        1,
+        "the trial ended once its sample was complete"
     );
-    assert!(ab.win_rate_test.is_some() && ab.pnl_test.is_some());
+    let result = ends[0].result;
+    let trades = result.trades.expect("per-arm trades in the result");
+    assert!(trades[0] >= 40 && trades[1] >= 40, "{trades:?}");
+    assert!(result.pnl_p_value.is_some());
     let Reply::Monitor(m) = e
         .apply(
             Command::Query(Query::Monitor {
-                version: Some(challenger),
+                version: Some(candidate),
             }),
             t,
         )
@@ -517,12 +680,12 @@ fn a_challenger_gets_its_share_of_trades_and_a_report() {
     else {
         panic!()
     };
-    assert_eq!(m.windows[3].trades, arms[1]);
+    assert_eq!(u64::from(m.windows[3].trades), u64::from(arms[1]));
 }
 
 #[test]
 fn the_schedule_says_what_is_due_and_run_due_runs_it() {
-    let mut e = Engine::new(config_no_auto(), 7, T0).unwrap();
+    let mut e = Engine::new(manual(), 7, T0).unwrap();
     let due = |e: &mut Engine, t| match e.apply(Command::Query(Query::Due), t).unwrap() {
         Reply::Due(d) => d,
         other => panic!("{other:?}"),
@@ -545,13 +708,52 @@ fn the_schedule_says_what_is_due_and_run_due_runs_it() {
     };
     let jobs: Vec<Job> = ran.iter().map(|(j, _)| *j).collect();
     assert_eq!(jobs, [Job::Incremental, Job::Retrain, Job::Evaluation]);
-    // With nothing learned yet the incremental skips, the forced retrain has no data and
-    // is rejected, and the evaluation measures nothing: none of them creates a version.
+    // With nothing learned yet the snapshot skips, the forced retrain has no data and is
+    // rejected, and the evaluation measures nothing: none of them creates a version.
     assert_eq!(ran[0].1.decision.action, Action::Skip);
     assert!(ran[1].1.run.as_ref().is_some_and(|r| r.rejected.is_some()));
+    assert!(ran[2].1.evaluation.is_some());
     assert_eq!(e.lifecycle().registry().created(), 1);
     assert_eq!(due(&mut e, sunday + 1), vec![]);
     // Restored from a checkpoint, the schedule remembers what ran.
     let back = Engine::restore(&e.snapshot()).unwrap();
     assert_eq!(back.lifecycle().schedule(), e.lifecycle().schedule());
+}
+
+#[test]
+fn accuracy_counts_days_back_from_the_newest_close_not_the_wall_clock() {
+    let mut e = Engine::new(manual(), 9, T0).unwrap();
+    let mut r = SplitMix64::new(10);
+    let mut t = T0;
+    for _ in 0..40 {
+        let (x, ret) = sample(&mut r, A);
+        t += 6 * 3_600_000;
+        let o = open(&mut e, x, t);
+        e.apply(
+            Command::Close(CloseTrade {
+                trade_id: o.trade_id,
+                price: 100.0 * (1.0 + ret),
+                reason: ExitReason::Manual,
+            }),
+            t + 1000,
+        )
+        .unwrap();
+    }
+    // Asked "now" (years later), the window still ends at the newest close.
+    let now = T0 + 3650 * DAY;
+    let Reply::Accuracy(a) = e
+        .apply(Command::Query(Query::Accuracy { days: 2 }), now)
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(a.until, Some(t + 1000));
+    assert_eq!(a.window.trades, 8, "four closes a day, two days");
+    let Reply::Accuracy(all) = e
+        .apply(Command::Query(Query::Accuracy { days: 30 }), now)
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(all.window.trades, 40);
 }

@@ -44,7 +44,7 @@ macro_rules! pod {
         }
     )*};
 }
-pod!(u8, u64, i64, f32, f64);
+pod!(u8, u32, u64, i64, f32, f64);
 
 /// A slice of `T`, serialised as little-endian bytes. Borrowed when writing, owned when read.
 #[derive(Debug, Clone, PartialEq)]

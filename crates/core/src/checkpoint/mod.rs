@@ -6,7 +6,7 @@
 //!      0    8  magic "TRADLOOP"
 //!      8    8  checksum: XXH64 (seed 0) of every byte from offset 16 to the end, u64 LE
 //!     16    2  envelope format version, u16 LE (this layout: 1)
-//!     18    2  payload schema version, u16 LE (1 to 3; see `v3::SCHEMA`)
+//!     18    2  payload schema version, u16 LE (1 to 4; see `v4::SCHEMA`)
 //!     20    4  flags, u32 LE (none defined: must be 0)
 //!     24    8  payload length in bytes, u64 LE
 //!     32    n  payload: postcard encoding of the schema's `EngineV*` type
@@ -23,6 +23,7 @@ pub mod v1;
 pub mod v2;
 pub mod v2_lifecycle;
 pub mod v3;
+pub mod v4;
 mod xxh64;
 
 use alloc::vec::Vec;
@@ -41,7 +42,7 @@ pub const HEADER_LEN: usize = 32;
 /// Envelope layout version written and read by this build.
 pub const FORMAT: u16 = 1;
 /// Newest payload schema this build writes and reads.
-pub const SCHEMA: u16 = v3::SCHEMA;
+pub const SCHEMA: u16 = v4::SCHEMA;
 
 /// The fixed-size header of a checkpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,19 +149,31 @@ pub fn open(bytes: &[u8]) -> Result<(Header, &[u8]), CheckpointError> {
     Ok((header, &bytes[HEADER_LEN..]))
 }
 
-/// Decodes a checkpoint's payload into its persisted form, upgraded to the current schema
-/// (schema 1 through [`v2::upgrade`], then schema 2 through [`v3::upgrade`]). This is what
-/// `tradeloop inspect` prints.
-pub fn decode(bytes: &[u8]) -> Result<v3::EngineV3<'static>, CheckpointError> {
+/// Decodes a checkpoint into its persisted form of the current schema: what `tradeloop
+/// inspect` prints. A file of an older schema is read into an engine (upgraded, see
+/// [`v2_lifecycle`]) and shown as that engine would be written now.
+pub fn decode(bytes: &[u8]) -> Result<v4::EngineV4<'static>, CheckpointError> {
     let (header, payload) = open(bytes)?;
-    match header.schema {
-        1 => Ok(v3::upgrade(
+    if header.schema == v4::SCHEMA {
+        return take::<v4::EngineV4<'static>>(payload);
+    }
+    let engine = read_old(header.schema, payload)?;
+    let mut now = Vec::new();
+    write(&engine, &mut now);
+    take::<v4::EngineV4<'static>>(&now[HEADER_LEN..])
+}
+
+/// An engine from the payload of schema 1, 2 or 3, upgraded.
+fn read_old(schema: u16, payload: &[u8]) -> Result<Engine, CheckpointError> {
+    let v3 = match schema {
+        1 => v3::upgrade(
             v2::upgrade(take::<v1::EngineV1<'static>>(payload)?)
                 .map_err(CheckpointError::Invalid)?,
-        )),
-        2 => Ok(v3::upgrade(take::<v2::EngineV2<'static>>(payload)?)),
-        _ => take::<v3::EngineV3<'static>>(payload),
-    }
+        ),
+        2 => v3::upgrade(take::<v2::EngineV2<'static>>(payload)?),
+        _ => take::<v3::EngineV3<'static>>(payload)?,
+    };
+    v3.into_engine().map_err(CheckpointError::Invalid)
 }
 
 fn take<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, CheckpointError> {
@@ -175,7 +188,7 @@ fn take<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, CheckpointE
 }
 
 pub(crate) fn write(engine: &Engine, out: &mut Vec<u8>) {
-    let dto = v3::EngineV3::from_engine(engine);
+    let dto = v4::EngineV4::from_engine(engine);
     let mut buf = core::mem::take(out);
     buf.clear();
     buf.reserve(HEADER_LEN + size_hint(engine));
@@ -186,7 +199,7 @@ pub(crate) fn write(engine: &Engine, out: &mut Vec<u8>) {
     if buf.len() < HEADER_LEN {
         buf.resize(HEADER_LEN, 0);
     }
-    finish(&mut buf, v3::SCHEMA);
+    finish(&mut buf, v4::SCHEMA);
     *out = buf;
 }
 
@@ -198,16 +211,25 @@ fn size_hint(e: &Engine) -> usize {
         .filter_map(|v| v.predictor.net())
         .map(|n| n.mlp.params().len() + n.norm.dim() * 4)
         .sum::<usize>()
-        + e.exits.mlp.params().len();
+        + e.exits.mlp.params().len()
+        + 3 * e.lifecycle.online.net.mlp.params().len();
+    let retrain = e.lifecycle.retrain.as_ref().map_or(0, |r| {
+        let (t, v) = r.run.rows();
+        (t + v + r.test.len()) * (e.config.features as usize * 4 + 16)
+    });
     let monitor = e.lifecycle.monitor.len() as usize * 48;
     let replay = e.replay.len() * (e.config.features as usize * 4 + 40);
     let trades = (e.journal.open_count() + e.journal.closed_trades().len())
         * (e.config.features as usize * 4 + 200);
-    4096 + params * 4 * 4 + replay + trades + monitor + e.levels.history().len() * 80
+    4096 + params * 4 * 4 + replay + trades + monitor + retrain + e.levels.history().len() * 80
 }
 
 pub(crate) fn read(bytes: &[u8]) -> Result<Engine, CheckpointError> {
-    decode(bytes)?
-        .into_engine()
-        .map_err(CheckpointError::Invalid)
+    let (header, payload) = open(bytes)?;
+    if header.schema == v4::SCHEMA {
+        return take::<v4::EngineV4<'static>>(payload)?
+            .into_engine()
+            .map_err(CheckpointError::Invalid);
+    }
+    read_old(header.schema, payload)
 }

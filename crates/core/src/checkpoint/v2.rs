@@ -125,138 +125,6 @@ pub struct LifecycleV2<'a> {
     pub retrained_seq: u64,
 }
 
-// ---- engine -> DTO -------------------------------------------------------------------------
-
-impl<'a> EngineV2<'a> {
-    /// Borrows an engine's state (large arrays are not copied).
-    pub fn from_engine(e: &'a Engine) -> Self {
-        let s = &e.stats;
-        let l = &e.lifecycle;
-        EngineV2 {
-            config: config_to(&e.config),
-            rng: e.rng.state(),
-            journal: JournalV1 {
-                next_id: e.journal.next_id(),
-                open: e.journal.open_trades().map(trade_to).collect(),
-                closed: e.journal.closed_trades().map(trade_to).collect(),
-            },
-            replay: replay_to(&e.replay),
-            lifecycle: LifecycleV2 {
-                versions: l.registry.versions.iter().map(version_to).collect(),
-                champion: l.registry.champion,
-                challenger: l.registry.challenger,
-                next_id: l.registry.next_id,
-                audit: l.registry.audit.iter().map(AuditEntryV2::from).collect(),
-                monitor: Cow::Borrowed(&l.monitor),
-                ab: l.ab.as_ref().map(AbStateV2::from),
-                page_hinkley: l.page_hinkley,
-                psi: l.psi.as_ref().map(Cow::Borrowed),
-                guard: Cow::Borrowed(&l.guard),
-                schedule: l.schedule,
-                drift: l.drift,
-                last_update: l.last_update,
-                trained_seq: l.trained_seq,
-                retrained_seq: l.retrained_seq,
-            },
-            levels: LevelsV1 {
-                weights: e.levels.weights,
-                window: e.levels.window.iter().copied().collect(),
-                seen: e.levels.seen,
-                history: e.levels.history.iter().map(adjustment_to).collect(),
-            },
-            exits: ExitsV1 {
-                net: net_to(&e.exits.mlp),
-                opt: opt_to(&e.exits.opt),
-                norm: norm_to(&e.exits.norm),
-                best: e.exits.best.as_ref().map(|(m, l)| (net_to(m), *l)),
-                epsilon: e.exits.epsilon,
-                mode: e.exits.mode.into(),
-                since_training: e.exits.since_training,
-                trainings: e.exits.trainings,
-                explorations: e.exits.explorations,
-                suggestions: e.exits.suggestions,
-                last: e.exits.last.map(report_to),
-            },
-            stats: StatsV1 {
-                closed: s.closed,
-                outcomes: s.outcomes,
-                correct: s.correct,
-                pnl: s.pnl,
-                mean_pnl_pct: s.mean_pnl_pct,
-                m2_pnl_pct: s.m2_pnl_pct,
-                equity_pct: s.equity_pct,
-                peak_pct: s.peak_pct,
-                max_drawdown_pct: s.max_drawdown_pct,
-            },
-        }
-    }
-}
-
-fn version_to(v: &Version) -> VersionV2<'_> {
-    VersionV2 {
-        id: v.id,
-        parent: v.parent,
-        kind: v.kind,
-        created_at: v.created_at,
-        data: v.data,
-        validation: v.validation,
-        test: v.test,
-        test_range: v.test_range,
-        predictor: match &v.predictor {
-            Predictor::Prior(p) => PredictorV2::Prior(*p),
-            Predictor::Net(n) => PredictorV2::Net {
-                net: net_to(&n.mlp),
-                norm: norm_to(&n.norm),
-                temperature: n.temperature,
-            },
-        },
-        reference: v.reference.as_ref().map(Cow::Borrowed),
-    }
-}
-
-fn config_to(c: &EngineConfig) -> ConfigV2 {
-    let x = &c.exits;
-    ConfigV2 {
-        features: c.features,
-        flat_band: c.flat_band,
-        max_closed: c.journal.max_closed,
-        max_open: c.journal.max_open,
-        replay_capacity: c.replay.capacity,
-        replay_mode: c.replay.mode.into(),
-        signal: SignalConfigV2 {
-            hidden: c.signal.hidden.clone(),
-            activation: c.signal.activation.into(),
-            optimizer: optim_to(&c.signal.optimizer),
-            batch: c.signal.batch,
-        },
-        lifecycle: (&c.lifecycle).into(),
-        levels: LevelConfigV1 {
-            first_after: c.levels.first_after,
-            every: c.levels.every,
-            window: c.levels.window,
-            rate: c.levels.rate,
-            min_weight: c.levels.min_weight,
-        },
-        exits: ExitConfigV1 {
-            hidden: x.hidden.clone(),
-            optimizer: optim_to(&x.optimizer),
-            stop_bounds: x.stop_bounds,
-            target_bounds: x.target_bounds,
-            epsilon: x.epsilon,
-            epsilon_min: x.epsilon_min,
-            epsilon_decay: x.epsilon_decay,
-            curiosity: x.curiosity,
-            temperature: x.temperature,
-            train_every: x.train_every,
-            window: x.window,
-            epochs: x.epochs,
-            batch: x.batch,
-            validation_fraction: x.validation_fraction,
-            mode: x.mode.into(),
-        },
-    }
-}
-
 // ---- schema 1 -> schema 2 ------------------------------------------------------------------
 
 /// Upgrades a schema-1 payload: its online signal model becomes the champion, of kind
@@ -280,7 +148,7 @@ pub fn upgrade(old: EngineV1<'_>) -> Result<EngineV2<'_>, &'static str> {
         )
         .max()
         .unwrap_or(0);
-    let lifecycle = crate::lifecycle::LifecycleConfig::default();
+    let lifecycle = LifecycleConfigV2::schema2_default();
     let guard = InputGuard::new(&lifecycle.drift.guard).map_err(|_| "default guard")?;
     let id = old.signal.version.max(1);
     let first = VersionV2 {
@@ -321,7 +189,7 @@ pub fn upgrade(old: EngineV1<'_>) -> Result<EngineV2<'_>, &'static str> {
                 optimizer: c.signal.optimizer,
                 batch: c.signal.batch,
             },
-            lifecycle: (&lifecycle).into(),
+            lifecycle,
             levels: c.levels,
             exits: c.exits,
         },
@@ -353,96 +221,134 @@ pub fn upgrade(old: EngineV1<'_>) -> Result<EngineV2<'_>, &'static str> {
 
 // ---- DTO -> engine (validating) -------------------------------------------------------------
 
+/// The parts of an engine that every schema since 1 stores the same way (schema 4 too),
+/// decoded, plus the configuration (already upgraded).
+pub(super) struct Base<'a> {
+    pub config: EngineConfig,
+    pub rng: u64,
+    pub journal: JournalV1<'a>,
+    pub replay: ReplayV1<'a>,
+    pub levels: LevelsV1,
+    pub exits: ExitsV1<'a>,
+    pub stats: StatsV1,
+}
+
+/// Rebuilds an engine from `base`, checking every invariant an engine relies on; the
+/// lifecycle comes from `lifecycle`, given the configuration, the replay buffer and the
+/// generator (an upgrade may draw from it).
+pub(super) fn assemble(
+    base: Base<'_>,
+    lifecycle: impl FnOnce(&EngineConfig, &ReplayBuffer, &mut SplitMix64) -> Res<Lifecycle>,
+) -> Res<Engine> {
+    let config = base.config;
+    config
+        .validate()
+        .map_err(|_| "configuration out of range")?;
+    let features = config.features;
+    let dim = features as usize;
+    let x = base.exits;
+    let exit_spec = config.exits.spec(features);
+    let exits = ExitLearner {
+        mlp: net_from(x.net, exit_spec.clone())?,
+        opt: opt_from(x.opt)?,
+        norm: norm_from(x.norm, dim)?,
+        best: match x.best {
+            Some((net, loss)) => Some((net_from(net, exit_spec)?, finite(loss)?)),
+            None => None,
+        },
+        epsilon: unit(x.epsilon)?,
+        mode: x.mode.into(),
+        since_training: x.since_training,
+        trainings: x.trainings,
+        explorations: x.explorations,
+        suggestions: x.suggestions,
+        last: x.last.map(report_from),
+    };
+    check_opt(&exits.opt, &exits.mlp, &config.exits.optimizer)?;
+    let levels = levels_from(base.levels, &config.levels)?;
+    let journal = Journal::from_parts(
+        config.journal,
+        base.journal.next_id,
+        base.journal
+            .open
+            .into_iter()
+            .map(|t| trade_from(t, Some(dim)))
+            .collect::<Res<_>>()?,
+        base.journal
+            .closed
+            .into_iter()
+            .map(|t| trade_from(t, None))
+            .collect::<Res<_>>()?,
+    )?;
+    let r = base.replay;
+    if r.dim != features {
+        return Err("replay feature width differs from the configuration");
+    }
+    let replay = ReplayBuffer::from_parts(ReplayParts {
+        config: config.replay,
+        dim: r.dim,
+        ids: r.ids.into_vec(),
+        times: r.times.into_vec(),
+        seqs: r.seqs.into_vec(),
+        features: r.features.into_vec(),
+        classes: r.classes.into_vec(),
+        exits: r.exits.into_vec(),
+        rewards: r.rewards.into_vec(),
+        head: r.head,
+        pushed: r.pushed,
+    })?;
+    let mut rng = SplitMix64::new(base.rng);
+    let lifecycle = lifecycle(&config, &replay, &mut rng)?;
+    if !lifecycle.is_consistent(&config.lifecycle, &config.signal, dim) {
+        return Err("model lifecycle state is inconsistent");
+    }
+    let s = base.stats;
+    let stats = TradeStats {
+        closed: s.closed,
+        outcomes: s.outcomes,
+        correct: s.correct,
+        pnl: s.pnl,
+        mean_pnl_pct: s.mean_pnl_pct,
+        m2_pnl_pct: s.m2_pnl_pct,
+        equity_pct: s.equity_pct,
+        peak_pct: s.peak_pct,
+        max_drawdown_pct: s.max_drawdown_pct,
+    };
+    Ok(Engine {
+        config,
+        rng,
+        journal,
+        replay,
+        lifecycle,
+        levels,
+        exits,
+        stats,
+        ranking: crate::ranking::RankMonitor::default(),
+        scratch: core::cell::RefCell::new(Workspace::default()),
+    })
+}
+
 impl EngineV2<'_> {
-    /// Rebuilds the engine, checking every invariant an engine relies on.
+    /// Rebuilds the engine, upgraded to the current lifecycle (see
+    /// [`super::v2_lifecycle`]), checking every invariant an engine relies on.
     pub fn into_engine(self) -> Res<Engine> {
-        let config = config_from(self.config);
-        config
-            .validate()
-            .map_err(|_| "configuration out of range")?;
-        let features = config.features;
-        let dim = features as usize;
-        let lifecycle = lifecycle_from(self.lifecycle, &config)?;
-        let exit_spec = config.exits.spec(features);
-        let exits = ExitLearner {
-            mlp: net_from(self.exits.net, exit_spec.clone())?,
-            opt: opt_from(self.exits.opt)?,
-            norm: norm_from(self.exits.norm, dim)?,
-            best: match self.exits.best {
-                Some((net, loss)) => Some((net_from(net, exit_spec)?, finite(loss)?)),
-                None => None,
-            },
-            epsilon: unit(self.exits.epsilon)?,
-            mode: self.exits.mode.into(),
-            since_training: self.exits.since_training,
-            trainings: self.exits.trainings,
-            explorations: self.exits.explorations,
-            suggestions: self.exits.suggestions,
-            last: self.exits.last.map(report_from),
-            ws: Workspace::default(),
+        let l = self.lifecycle;
+        let base = Base {
+            config: config_from(self.config),
+            rng: self.rng,
+            journal: self.journal,
+            replay: self.replay,
+            levels: self.levels,
+            exits: self.exits,
+            stats: self.stats,
         };
-        check_opt(&exits.opt, &exits.mlp, &config.exits.optimizer)?;
-        let levels = levels_from(self.levels, &config.levels)?;
-        let journal = Journal::from_parts(
-            config.journal,
-            self.journal.next_id,
-            self.journal
-                .open
-                .into_iter()
-                .map(|t| trade_from(t, Some(dim)))
-                .collect::<Res<_>>()?,
-            self.journal
-                .closed
-                .into_iter()
-                .map(|t| trade_from(t, None))
-                .collect::<Res<_>>()?,
-        )?;
-        let r = self.replay;
-        if r.dim != features {
-            return Err("replay feature width differs from the configuration");
-        }
-        let replay = ReplayBuffer::from_parts(ReplayParts {
-            config: config.replay,
-            dim: r.dim,
-            ids: r.ids.into_vec(),
-            times: r.times.into_vec(),
-            seqs: r.seqs.into_vec(),
-            features: r.features.into_vec(),
-            classes: r.classes.into_vec(),
-            exits: r.exits.into_vec(),
-            rewards: r.rewards.into_vec(),
-            head: r.head,
-            pushed: r.pushed,
-        })?;
-        if lifecycle.trained_seq > replay.pushed() || lifecycle.retrained_seq > replay.pushed() {
-            return Err("lifecycle trained on more experiences than were ever pushed");
-        }
-        let s = self.stats;
-        let stats = TradeStats {
-            closed: s.closed,
-            outcomes: s.outcomes,
-            correct: s.correct,
-            pnl: s.pnl,
-            mean_pnl_pct: s.mean_pnl_pct,
-            m2_pnl_pct: s.m2_pnl_pct,
-            equity_pct: s.equity_pct,
-            peak_pct: s.peak_pct,
-            max_drawdown_pct: s.max_drawdown_pct,
-        };
-        Ok(Engine {
-            config,
-            rng: SplitMix64::new(self.rng),
-            journal,
-            replay,
-            lifecycle,
-            levels,
-            exits,
-            stats,
-            ranking: crate::ranking::RankMonitor::default(),
+        assemble(base, |config, replay, rng| {
+            lifecycle_from(l, config, replay, rng)
         })
     }
 }
 
+/// The persisted engine settings with the lifecycle's upgraded.
 fn config_from(c: ConfigV2) -> EngineConfig {
     let x = c.exits;
     EngineConfig {
@@ -456,43 +362,56 @@ fn config_from(c: ConfigV2) -> EngineConfig {
             capacity: c.replay_capacity,
             mode: c.replay_mode.into(),
         },
-        signal: SignalConfig {
-            hidden: c.signal.hidden,
-            activation: c.signal.activation.into(),
-            optimizer: optim_from(c.signal.optimizer),
-            batch: c.signal.batch,
-        },
+        signal: signal_config_from(c.signal),
         lifecycle: c.lifecycle.into(),
-        levels: LevelConfig {
-            first_after: c.levels.first_after,
-            every: c.levels.every,
-            window: c.levels.window,
-            rate: c.levels.rate,
-            min_weight: c.levels.min_weight,
-        },
-        exits: ExitConfig {
-            hidden: x.hidden,
-            optimizer: optim_from(x.optimizer),
-            stop_bounds: x.stop_bounds,
-            target_bounds: x.target_bounds,
-            epsilon: x.epsilon,
-            epsilon_min: x.epsilon_min,
-            epsilon_decay: x.epsilon_decay,
-            curiosity: x.curiosity,
-            temperature: x.temperature,
-            train_every: x.train_every,
-            window: x.window,
-            epochs: x.epochs,
-            batch: x.batch,
-            validation_fraction: x.validation_fraction,
-            mode: x.mode.into(),
-        },
+        levels: level_config_from(c.levels),
+        exits: exit_config_from(x),
     }
 }
 
-fn version_from(v: VersionV2<'_>, config: &EngineConfig) -> Res<Version> {
+pub(super) fn signal_config_from(c: SignalConfigV2) -> SignalConfig {
+    SignalConfig {
+        hidden: c.hidden,
+        activation: c.activation.into(),
+        optimizer: optim_from(c.optimizer),
+        batch: c.batch,
+    }
+}
+
+pub(super) fn level_config_from(c: LevelConfigV1) -> LevelConfig {
+    LevelConfig {
+        first_after: c.first_after,
+        every: c.every,
+        window: c.window,
+        rate: c.rate,
+        min_weight: c.min_weight,
+    }
+}
+
+pub(super) fn exit_config_from(x: ExitConfigV1) -> ExitConfig {
+    ExitConfig {
+        hidden: x.hidden,
+        optimizer: optim_from(x.optimizer),
+        stop_bounds: x.stop_bounds,
+        target_bounds: x.target_bounds,
+        epsilon: x.epsilon,
+        epsilon_min: x.epsilon_min,
+        epsilon_decay: x.epsilon_decay,
+        curiosity: x.curiosity,
+        temperature: x.temperature,
+        train_every: x.train_every,
+        window: x.window,
+        epochs: x.epochs,
+        batch: x.batch,
+        validation_fraction: x.validation_fraction,
+        mode: x.mode.into(),
+    }
+}
+
+/// A persisted predictor, checked against the configuration.
+pub(super) fn predictor_from(p: PredictorV2<'_>, config: &EngineConfig) -> Res<Predictor> {
     let dim = config.features as usize;
-    let predictor = match v.predictor {
+    Ok(match p {
         PredictorV2::Prior(p) => {
             if p.iter().any(|x| !x.is_finite() || *x < 0.0)
                 || (p.iter().sum::<f32>() - 1.0).abs() > 1e-3
@@ -515,17 +434,30 @@ fn version_from(v: VersionV2<'_>, config: &EngineConfig) -> Res<Version> {
                 temperature,
             })
         }
-    };
-    let reference = v.reference.map(Cow::into_owned);
+    })
+}
+
+/// A persisted drift reference, checked against the configuration.
+pub(super) fn reference_from(
+    r: Option<Cow<'_, PsiReference>>,
+    config: &EngineConfig,
+) -> Res<Option<PsiReference>> {
+    let reference = r.map(Cow::into_owned);
     if reference
         .as_ref()
         .is_some_and(|r| !r.is_consistent() || r.features != config.features)
     {
         return Err("a drift reference is inconsistent");
     }
-    let metrics_ok = |m: &Option<Metrics>| {
-        m.is_none_or(|m| m.log_loss.is_finite() && (0.0..=1.0).contains(&m.accuracy))
-    };
+    Ok(reference)
+}
+
+/// Whether stored metrics are in range.
+pub(super) fn metrics_ok(m: &Option<Metrics>) -> bool {
+    m.is_none_or(|m| m.log_loss.is_finite() && (0.0..=1.0).contains(&m.accuracy))
+}
+
+fn version_from(v: VersionV2<'_>, config: &EngineConfig, seen: u64) -> Res<Version> {
     if !metrics_ok(&v.validation) || !metrics_ok(&v.test) {
         return Err("version metrics out of range");
     }
@@ -537,40 +469,70 @@ fn version_from(v: VersionV2<'_>, config: &EngineConfig) -> Res<Version> {
         data: v.data,
         validation: v.validation,
         test: v.test,
-        test_range: v.test_range,
-        predictor,
-        reference,
+        trained_through: seen,
+        trial: None,
+        predictor: predictor_from(v.predictor, config)?,
+        reference: reference_from(v.reference, config)?,
     })
 }
 
-fn lifecycle_from(l: LifecycleV2<'_>, config: &EngineConfig) -> Res<Lifecycle> {
+/// Upgrades a schema-2 lifecycle to the current one. The versions, the champion, the audit,
+/// monitoring, the drift detectors and the schedule carry over. A challenger of the old A/B
+/// test is dropped from its role (it was never better on held-out data by a valid test),
+/// and the A/B state with it. The new parts start from what the checkpoint holds: the
+/// priors and the linear learner learn the replay buffer in date order, the online network
+/// starts as a copy of the champion network (or fresh, if the champion was a prior), the
+/// mixture starts at its starting weights, and every stored sample counts as already seen
+/// (no snapshot or retrain is due at once).
+fn lifecycle_from(
+    l: LifecycleV2<'_>,
+    config: &EngineConfig,
+    replay: &ReplayBuffer,
+    rng: &mut SplitMix64,
+) -> Res<Lifecycle> {
     let lc = &config.lifecycle;
-    let lifecycle = Lifecycle {
-        registry: Registry {
-            versions: l
-                .versions
-                .into_iter()
-                .map(|v| version_from(v, config))
-                .collect::<Res<_>>()?,
-            champion: l.champion,
-            challenger: l.challenger,
-            next_id: l.next_id,
-            audit: l.audit.into_iter().map(Into::into).collect(),
-        },
-        monitor: l.monitor.into_owned(),
-        ab: l.ab.map(Into::into),
-        page_hinkley: l.page_hinkley,
-        psi: l.psi.map(Cow::into_owned),
-        guard: l.guard.into_owned(),
-        schedule: l.schedule,
-        drift: l.drift,
-        last_update: l.last_update,
-        trained_seq: l.trained_seq,
-        retrained_seq: l.retrained_seq,
-        ws: Workspace::default(),
+    let seen = replay.pushed();
+    let versions = l
+        .versions
+        .into_iter()
+        .map(|v| version_from(v, config, seen))
+        .collect::<Res<Vec<_>>>()?;
+    let registry = Registry {
+        versions,
+        champion: l.champion,
+        challenger: None,
+        next_id: l.next_id,
+        audit: l.audit.into_iter().map(Into::into).collect(),
     };
-    if !lifecycle.is_consistent(lc) {
-        return Err("model lifecycle state is inconsistent");
+    if !registry.is_consistent() {
+        return Err("model registry is inconsistent");
+    }
+    let mut lifecycle = Lifecycle::new(lc, &config.signal, config.features, rng, 0)
+        .map_err(|_| "lifecycle configuration out of range")?;
+    if let Some(net) = registry.champion().predictor.net() {
+        lifecycle.online.net = SignalNet {
+            temperature: 1.0,
+            ..net.clone()
+        };
+    }
+    for s in replay.by_age() {
+        if let Some(e) = replay.get(s) {
+            lifecycle.experts.learn(&lc.mixture, e.features, e.class);
+        }
+    }
+    lifecycle.registry = registry;
+    lifecycle.monitor = l.monitor.into_owned();
+    lifecycle.page_hinkley = l.page_hinkley;
+    lifecycle.psi = l.psi.map(Cow::into_owned);
+    lifecycle.guard = l.guard.into_owned();
+    lifecycle.schedule = l.schedule;
+    lifecycle.drift = l.drift;
+    lifecycle.last_update = l.last_update;
+    lifecycle.labels = seen;
+    lifecycle.snapshot_at = seen;
+    lifecycle.retrain_at = seen;
+    if l.trained_seq > seen || l.retrained_seq > seen {
+        return Err("lifecycle trained on more experiences than were ever pushed");
     }
     Ok(lifecycle)
 }

@@ -174,185 +174,73 @@ pub struct AbStateV2 {
     pub started_at: i64,
 }
 
-// ---- live <-> schema 2 ----------------------------------------------------------------------
+// ---- schema 2 -> live -----------------------------------------------------------------------
 
-use crate::lifecycle::ab::{AbConfig, AbState, ArmStats};
-use crate::lifecycle::policy::PolicyConfig;
-use crate::lifecycle::registry::{
-    AuditEntry, AuditEvent, GateCheck, GateConfig, GateMetric, PromotionReason,
-};
-use crate::lifecycle::{IncrementalConfig, LifecycleConfig, RetrainConfig};
+use crate::lifecycle::LifecycleConfig;
+use crate::lifecycle::registry::{AuditEntry, AuditEvent, PromotionReason};
 
-impl From<GateMetric> for GateMetricV2 {
-    fn from(m: GateMetric) -> Self {
-        match m {
-            GateMetric::LogLoss => GateMetricV2::LogLoss,
-            GateMetric::Accuracy => GateMetricV2::Accuracy,
-        }
-    }
-}
-
-impl From<GateMetricV2> for GateMetric {
-    fn from(m: GateMetricV2) -> Self {
-        match m {
-            GateMetricV2::LogLoss => GateMetric::LogLoss,
-            GateMetricV2::Accuracy => GateMetric::Accuracy,
-        }
-    }
-}
-
-impl From<&LifecycleConfig> for LifecycleConfigV2 {
-    fn from(c: &LifecycleConfig) -> Self {
-        let (p, i, r, g, a) = (&c.policy, &c.incremental, &c.retrain, &c.gate, &c.ab);
+impl LifecycleConfigV2 {
+    /// The defaults of schemas 2 and 3 (what a schema-1 checkpoint was upgraded with).
+    pub fn schema2_default() -> Self {
         LifecycleConfigV2 {
             policy: PolicyConfigV2 {
-                min_incremental: p.min_incremental,
-                min_retrain: p.min_retrain,
-                max_age_days: p.max_age_days,
-                accuracy_drop: p.accuracy_drop,
-                accuracy_window: p.accuracy_window,
-                min_train_samples: p.min_train_samples,
+                min_incremental: 10,
+                min_retrain: 50,
+                max_age_days: 30,
+                accuracy_drop: 0.10,
+                accuracy_window: 50,
+                min_train_samples: 30,
             },
             incremental: IncrementalConfigV2 {
-                lr_scale: i.lr_scale,
-                epochs: i.epochs,
-                replay_per_new: i.replay_per_new,
-                holdout: i.holdout,
+                lr_scale: 0.1,
+                epochs: 3,
+                replay_per_new: 4,
+                holdout: 0.2,
             },
             retrain: RetrainConfigV2 {
-                max_epochs: r.max_epochs,
-                patience: r.patience,
-                split: r.split,
-                max_samples: r.max_samples,
-                divergence: r.divergence,
+                max_epochs: 50,
+                patience: 5,
+                split: [5, 3, 2],
+                max_samples: 0,
+                divergence: 4.0,
             },
             gate: GateConfigV2 {
-                metric: g.metric.into(),
-                margin: g.margin,
-                min_samples: g.min_samples,
+                metric: GateMetricV2::LogLoss,
+                margin: 0.0,
+                min_samples: 20,
             },
             ab: AbConfigV2 {
-                enabled: a.enabled,
-                challenger_share: a.challenger_share,
-                alpha: a.alpha,
-                min_trades: a.min_trades,
-                auto_promote: a.auto_promote,
+                enabled: true,
+                challenger_share: 0.5,
+                alpha: 0.05,
+                min_trades: 30,
+                auto_promote: false,
             },
-            monitor: c.monitor,
-            drift: c.drift,
-            schedule: c.schedule,
-            keep_versions: c.keep_versions,
-            learn_on_close: c.learn_on_close,
+            monitor: MonitorConfig::default(),
+            drift: DriftConfig::default(),
+            schedule: ScheduleConfig::default(),
+            keep_versions: 5,
+            learn_on_close: true,
         }
     }
 }
 
+/// The upgrade of a schema-2 lifecycle configuration. Monitoring, drift detection, the
+/// schedule, retention and `learn_on_close` keep their values. The policy, the fine-tune,
+/// the retrain, the gate and the A/B test worked differently (a fine-tune per ten samples, a
+/// held-out gate reused across a lineage, A/B on by default): their settings do not carry a
+/// meaning into schema 4, so they take schema 4's defaults (A/B routing off: turn it on
+/// again by hand if wanted).
 impl From<LifecycleConfigV2> for LifecycleConfig {
     fn from(c: LifecycleConfigV2) -> Self {
-        let (p, i, r, g, a) = (c.policy, c.incremental, c.retrain, c.gate, c.ab);
         LifecycleConfig {
-            policy: PolicyConfig {
-                min_incremental: p.min_incremental,
-                min_retrain: p.min_retrain,
-                max_age_days: p.max_age_days,
-                accuracy_drop: p.accuracy_drop,
-                accuracy_window: p.accuracy_window,
-                min_train_samples: p.min_train_samples,
-            },
-            incremental: IncrementalConfig {
-                lr_scale: i.lr_scale,
-                epochs: i.epochs,
-                replay_per_new: i.replay_per_new,
-                holdout: i.holdout,
-            },
-            retrain: RetrainConfig {
-                max_epochs: r.max_epochs,
-                patience: r.patience,
-                split: r.split,
-                max_samples: r.max_samples,
-                divergence: r.divergence,
-            },
-            gate: GateConfig {
-                metric: g.metric.into(),
-                margin: g.margin,
-                min_samples: g.min_samples,
-            },
-            ab: AbConfig {
-                enabled: a.enabled,
-                challenger_share: a.challenger_share,
-                alpha: a.alpha,
-                min_trades: a.min_trades,
-                auto_promote: a.auto_promote,
-            },
             monitor: c.monitor,
             drift: c.drift,
             schedule: c.schedule,
             keep_versions: c.keep_versions,
             learn_on_close: c.learn_on_close,
+            ..LifecycleConfig::default()
         }
-    }
-}
-
-fn gate_to(g: GateCheck) -> GateCheckV2 {
-    GateCheckV2 {
-        metric: g.metric.into(),
-        candidate: g.candidate,
-        champion: g.champion,
-        samples: g.samples,
-        passed: g.passed,
-    }
-}
-
-fn gate_from(g: GateCheckV2) -> GateCheck {
-    GateCheck {
-        metric: g.metric.into(),
-        candidate: g.candidate,
-        champion: g.champion,
-        samples: g.samples,
-        passed: g.passed,
-    }
-}
-
-impl From<&AuditEntry> for AuditEntryV2 {
-    fn from(e: &AuditEntry) -> Self {
-        let event = match e.event {
-            AuditEvent::Created {
-                version,
-                kind,
-                parent,
-            } => AuditEventV2::Created {
-                version,
-                kind,
-                parent,
-            },
-            AuditEvent::Promoted {
-                version,
-                replaced,
-                reason,
-            } => AuditEventV2::Promoted {
-                version,
-                replaced,
-                reason: match reason {
-                    PromotionReason::Gate(g) => PromotionReasonV2::Gate(gate_to(g)),
-                    PromotionReason::Manual => PromotionReasonV2::Manual,
-                    PromotionReason::AbTest { p_value } => PromotionReasonV2::AbTest { p_value },
-                },
-            },
-            AuditEvent::Held {
-                version,
-                gate,
-                challenger,
-            } => AuditEventV2::Held {
-                version,
-                gate: gate.map(gate_to),
-                challenger,
-            },
-            AuditEvent::Rejected { kind, why } => AuditEventV2::Rejected { kind, why },
-            AuditEvent::RolledBack { from, to } => AuditEventV2::RolledBack { from, to },
-            AuditEvent::ChallengerEnded { version } => AuditEventV2::ChallengerEnded { version },
-            AuditEvent::Retired { version } => AuditEventV2::Retired { version },
-        };
-        AuditEntryV2 { at: e.at, event }
     }
 }
 
@@ -376,19 +264,18 @@ impl From<AuditEntryV2> for AuditEntry {
                 version,
                 replaced,
                 reason: match reason {
-                    PromotionReasonV2::Gate(g) => PromotionReason::Gate(gate_from(g)),
+                    PromotionReasonV2::Gate(g) => PromotionReason::HeldOut {
+                        candidate: g.candidate,
+                        champion: g.champion,
+                        samples: g.samples,
+                    },
                     PromotionReasonV2::Manual => PromotionReason::Manual,
                     PromotionReasonV2::AbTest { p_value } => PromotionReason::AbTest { p_value },
                 },
             },
-            AuditEventV2::Held {
+            AuditEventV2::Held { version, .. } => AuditEvent::Held {
                 version,
-                gate,
-                challenger,
-            } => AuditEvent::Held {
-                version,
-                gate: gate.map(gate_from),
-                challenger,
+                trial: None,
             },
             AuditEventV2::Rejected { kind, why } => AuditEvent::Rejected { kind, why },
             AuditEventV2::RolledBack { from, to } => AuditEvent::RolledBack { from, to },
@@ -396,43 +283,5 @@ impl From<AuditEntryV2> for AuditEntry {
             AuditEventV2::Retired { version } => AuditEvent::Retired { version },
         };
         AuditEntry { at: e.at, event }
-    }
-}
-
-fn arm_to(a: &ArmStats) -> ArmStatsV2 {
-    ArmStatsV2 {
-        version: a.version,
-        trades: a.trades,
-        wins: a.wins,
-        pnl: a.pnl,
-    }
-}
-
-fn arm_from(a: ArmStatsV2) -> ArmStats {
-    ArmStats {
-        version: a.version,
-        trades: a.trades,
-        wins: a.wins,
-        pnl: a.pnl,
-    }
-}
-
-impl From<&AbState> for AbStateV2 {
-    fn from(a: &AbState) -> Self {
-        AbStateV2 {
-            champion: arm_to(&a.champion),
-            challenger: arm_to(&a.challenger),
-            started_at: a.started_at,
-        }
-    }
-}
-
-impl From<AbStateV2> for AbState {
-    fn from(a: AbStateV2) -> Self {
-        AbState {
-            champion: arm_from(a.champion),
-            challenger: arm_from(a.challenger),
-            started_at: a.started_at,
-        }
     }
 }

@@ -1,4 +1,4 @@
-//! Schema 3: schema 2 plus ranking ([`crate::ranking`]): which trades a ranker picked (model
+//! Schema 3 (read only): schema 2 plus ranking ([`crate::ranking`]): which trades a ranker picked (model
 //! version, score, class, place) and the top-K monitor.
 //!
 //! The schema-2 part is written exactly as schema 2 writes it ([`EngineV2`]); ranking follows
@@ -38,75 +38,63 @@ pub struct RankingV3<'a> {
     pub monitor: Cow<'a, RankMonitor>,
 }
 
-impl<'a> EngineV3<'a> {
-    /// The persisted form of `e`, borrowing its arrays.
-    pub fn from_engine(e: &'a Engine) -> Self {
-        let trades = e
-            .journal
-            .open_trades()
-            .chain(e.journal.closed_trades())
-            .filter_map(|t| Some((t.id, Cow::Borrowed(t.ranked.as_ref()?))))
-            .collect::<Vec<_>>();
-        let mut trades = trades;
-        trades.sort_by_key(|t| t.0);
-        EngineV3 {
-            base: EngineV2::from_engine(e),
-            ranking: RankingV3 {
-                trades,
-                monitor: Cow::Borrowed(&e.ranking),
-            },
-        }
-    }
-
-    /// Rebuilds the engine, checking every invariant.
+impl EngineV3<'_> {
+    /// Rebuilds the engine (its lifecycle upgraded, see [`super::v2_lifecycle`]), checking
+    /// every invariant.
     pub fn into_engine(self) -> Res<Engine> {
         let mut e = self.base.into_engine()?;
-        let name_ok = |m: &str| {
-            !m.is_empty() && m.len() <= MAX_MODEL_NAME && m.bytes().all(|b| b.is_ascii_graphic())
-        };
-        let mut prev = 0;
-        for (id, r) in self.ranking.trades {
-            let r = r.into_owned();
-            if id <= prev {
-                return Err("ranked trades are not in increasing id order");
-            }
-            prev = id;
-            if !name_ok(&r.model) || !r.score.is_finite() || r.rank == 0 || r.rank > r.of {
-                return Err("a ranked trade's ranking is out of range");
-            }
-            if !e.journal.set_ranked(id, r) {
-                return Err("a ranked trade is not in the journal");
-            }
-        }
-        let m = self.ranking.monitor.into_owned();
-        let finite = [
-            m.top_k_sum,
-            m.universe_sum,
-            m.excess_mean,
-            m.excess_m2,
-            m.ic_sum,
-        ]
-        .iter()
-        .all(|x| x.is_finite());
-        let last_ok = m.last.as_ref().is_none_or(|l| {
-            !l.entries.is_empty()
-                && l.entries.len() <= MAX_CANDIDATES
-                && l.entries
-                    .iter()
-                    .all(|(_, p, s, _)| p.is_finite() && *p > 0.0 && s.is_finite())
-        });
-        if !finite
-            || !last_ok
-            || m.periods > m.rankings
-            || m.hits > m.periods
-            || m.ic_periods > m.periods
-            || m.model.as_deref().is_some_and(|s| !name_ok(s))
-        {
-            return Err("the ranking monitor is inconsistent");
-        }
-        e.ranking = m;
+        ranking_into(self.ranking, &mut e)?;
         Ok(e)
     }
+}
+
+/// Puts the persisted ranking state into `e`, checking it (schemas 3 and 4).
+pub(super) fn ranking_into(ranking: RankingV3<'_>, e: &mut Engine) -> Res<()> {
+    let name_ok = |m: &str| {
+        !m.is_empty() && m.len() <= MAX_MODEL_NAME && m.bytes().all(|b| b.is_ascii_graphic())
+    };
+    let mut prev = 0;
+    for (id, r) in ranking.trades {
+        let r = r.into_owned();
+        if id <= prev {
+            return Err("ranked trades are not in increasing id order");
+        }
+        prev = id;
+        if !name_ok(&r.model) || !r.score.is_finite() || r.rank == 0 || r.rank > r.of {
+            return Err("a ranked trade's ranking is out of range");
+        }
+        if !e.journal.set_ranked(id, r) {
+            return Err("a ranked trade is not in the journal");
+        }
+    }
+    let m = ranking.monitor.into_owned();
+    let finite = [
+        m.top_k_sum,
+        m.universe_sum,
+        m.excess_mean,
+        m.excess_m2,
+        m.ic_sum,
+    ]
+    .iter()
+    .all(|x| x.is_finite());
+    let last_ok = m.last.as_ref().is_none_or(|l| {
+        !l.entries.is_empty()
+            && l.entries.len() <= MAX_CANDIDATES
+            && l.entries
+                .iter()
+                .all(|(_, p, s, _)| p.is_finite() && *p > 0.0 && s.is_finite())
+    });
+    if !finite
+        || !last_ok
+        || m.periods > m.rankings
+        || m.hits > m.periods
+        || m.ic_periods > m.periods
+        || m.model.as_deref().is_some_and(|s| !name_ok(s))
+    {
+        return Err("the ranking monitor is inconsistent");
+    }
+    e.ranking = m;
+    Ok(())
 }
 
 /// A schema-2 engine as schema 3: nothing was ranked.

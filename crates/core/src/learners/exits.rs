@@ -226,7 +226,6 @@ pub struct ExitLearner {
     pub(crate) explorations: u64,
     pub(crate) suggestions: u64,
     pub(crate) last: Option<ExitTrainReport>,
-    pub(crate) ws: Workspace,
 }
 
 impl ExitLearner {
@@ -247,7 +246,6 @@ impl ExitLearner {
             explorations: 0,
             suggestions: 0,
             last: None,
-            ws: Workspace::default(),
         })
     }
 
@@ -288,8 +286,13 @@ impl ExitLearner {
 
     /// The model's exits for validated features, without exploration or state change
     /// (deployment mode uses the best parameters).
-    pub(crate) fn predict(&mut self, config: &ExitConfig, features: &[f32]) -> ExitSuggestion {
-        let mut x = core::mem::take(&mut self.ws.input);
+    pub(crate) fn predict(
+        &self,
+        config: &ExitConfig,
+        features: &[f32],
+        ws: &mut Workspace,
+    ) -> ExitSuggestion {
+        let mut x = core::mem::take(&mut ws.input);
         x.resize(features.len(), 0.0);
         self.norm.apply(features, &mut x);
         let net = match (&self.best, self.mode) {
@@ -298,10 +301,10 @@ impl ExitLearner {
         };
         // Cannot fail: `x` has the network's input width and is finite.
         let out = net
-            .forward(&mut self.ws, &x, 1)
+            .forward(ws, &x, 1)
             .map(|o| [o[0], o[1]])
             .unwrap_or([0.5, 0.5]);
-        self.ws.input = x;
+        ws.input = x;
         ExitSuggestion {
             stop_pct: lerp(config.stop_bounds, out[0]),
             target_pct: lerp(config.target_bounds, out[1]),
@@ -316,10 +319,11 @@ impl ExitLearner {
         config: &ExitConfig,
         features: &[f32],
         rng: &mut SplitMix64,
+        ws: &mut Workspace,
     ) -> ExitSuggestion {
         self.suggestions += 1;
         if self.mode == ExitMode::Deployment {
-            return self.predict(config, features);
+            return self.predict(config, features, ws);
         }
         let explore = rng.chance(f64::from(self.epsilon));
         self.epsilon = (self.epsilon * config.epsilon_decay).max(config.epsilon_min);
@@ -332,7 +336,7 @@ impl ExitLearner {
                 explored: true,
             };
         }
-        self.predict(config, features)
+        self.predict(config, features, ws)
     }
 
     /// Counts a closed trade; trains on `replay` when `train_every` closes have accumulated
@@ -343,11 +347,12 @@ impl ExitLearner {
         features: &[f32],
         replay: &ReplayBuffer,
         rng: &mut SplitMix64,
+        ws: &mut Workspace,
     ) -> Option<ExitTrainReport> {
         self.norm.update(features);
         self.since_training += 1;
         if self.mode == ExitMode::Training && self.since_training >= config.train_every {
-            self.train(config, replay, rng)
+            self.train(config, replay, rng, ws)
         } else {
             None
         }
@@ -359,6 +364,7 @@ impl ExitLearner {
         config: &ExitConfig,
         replay: &ReplayBuffer,
         rng: &mut SplitMix64,
+        ws: &mut Workspace,
     ) -> Option<ExitTrainReport> {
         // Only trades carry exits and rewards; observations (`Command::Observe`) do not.
         let mut slots: Vec<usize> = replay
@@ -393,7 +399,7 @@ impl ExitLearner {
         // Curiosity: each training example gains weight in proportion to how badly the
         // current model predicts it, relative to the mean error.
         let mut mean_error = 0.0f32;
-        if let Ok(pred) = self.mlp.forward(&mut self.ws, &x[..n_train * dim], n_train) {
+        if let Ok(pred) = self.mlp.forward(ws, &x[..n_train * dim], n_train) {
             let err: Vec<f32> = pred
                 .chunks_exact(2)
                 .zip(t.chunks_exact(2))
@@ -427,9 +433,7 @@ impl ExitLearner {
                     weights: Some(&bw),
                 };
                 // Cannot fail: validated experiences, targets in [0, 1], weights > 0.
-                let _ = self
-                    .mlp
-                    .train(&mut self.ws, &mut self.opt, &b, Loss::Mse, 1.0);
+                let _ = self.mlp.train(ws, &mut self.opt, &b, Loss::Mse, 1.0);
             }
         }
         let eval = |mlp: &Mlp, ws: &mut Workspace, range: core::ops::Range<usize>| {
@@ -443,8 +447,8 @@ impl ExitLearner {
             mlp.loss(ws, &b, Loss::Mse).unwrap_or(f32::INFINITY)
         };
         // Validation weights carry no curiosity bonus (only training examples got one).
-        let train_loss = eval(&self.mlp, &mut self.ws, 0..n_train);
-        let validation_loss = eval(&self.mlp, &mut self.ws, n_train..n);
+        let train_loss = eval(&self.mlp, ws, 0..n_train);
+        let validation_loss = eval(&self.mlp, ws, n_train..n);
         let improved =
             validation_loss.is_finite() && self.best.as_ref().is_none_or(|b| validation_loss < b.1);
         if improved {

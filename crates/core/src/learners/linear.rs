@@ -30,6 +30,9 @@ pub struct LinearLearner {
     pub(crate) sq_grads: Vec<f64>,
     /// Samples learned.
     pub(crate) seen: u64,
+    /// `1 / sd` per feature (0 where the sd is 0 or fewer than two samples were seen),
+    /// derived from `norm` whenever it changes.
+    inv_sd: Vec<f64>,
 }
 
 impl LinearLearner {
@@ -46,6 +49,7 @@ impl LinearLearner {
             weights: vec![0.0; n],
             sq_grads: vec![Self::G0; n],
             seen: 0,
+            inv_sd: vec![0.0; dim],
         }
     }
 
@@ -61,12 +65,15 @@ impl LinearLearner {
             && sq_grads.len() == n
             && weights.iter().all(|w| w.is_finite())
             && sq_grads.iter().all(|g| g.is_finite() && *g >= Self::G0);
-        ok.then_some(Self {
+        let mut m = Self {
+            inv_sd: vec![0.0; norm.dim()],
             norm,
             weights,
             sq_grads,
             seen,
-        })
+        };
+        m.rescale();
+        ok.then_some(m)
     }
 
     /// Features per input.
@@ -94,27 +101,28 @@ impl LinearLearner {
         &self.sq_grads
     }
 
-    /// `x` standardised and clipped, written into `z` (`dim` values).
-    fn standardise(&self, x: &[f32], z: &mut [f64]) {
+    fn rescale(&mut self) {
         let n = self.norm.count() as f64;
-        if n < 2.0 {
-            z.iter_mut().for_each(|v| *v = 0.0);
-            return;
-        }
-        for (((zj, &xj), &m), &s) in z
-            .iter_mut()
-            .zip(x)
-            .zip(self.norm.mean())
-            .zip(self.norm.m2())
-        {
+        for (k, &s) in self.inv_sd.iter_mut().zip(self.norm.m2()) {
             let sd = libm::sqrt(s / n);
-            let v = if sd > 0.0 {
-                (f64::from(xj) - m) / sd
-            } else {
-                0.0
-            };
-            *zj = v.clamp(-Self::CLIP, Self::CLIP);
+            *k = if n >= 2.0 && sd > 0.0 { 1.0 / sd } else { 0.0 };
         }
+    }
+
+    /// Runs `f` on `x` standardised and clipped (on the stack for up to 64 features).
+    fn with_z<T>(&self, x: &[f32], f: impl FnOnce(&[f64]) -> T) -> T {
+        let mut small = [0.0f64; 64];
+        let mut big = Vec::new();
+        let z: &mut [f64] = if x.len() <= small.len() {
+            &mut small[..x.len()]
+        } else {
+            big.resize(x.len(), 0.0);
+            &mut big
+        };
+        for (((zj, &xj), &m), &k) in z.iter_mut().zip(x).zip(self.norm.mean()).zip(&self.inv_sd) {
+            *zj = ((f64::from(xj) - m) * k).clamp(-Self::CLIP, Self::CLIP);
+        }
+        f(z)
     }
 
     fn probs_of(&self, z: &[f64]) -> [f64; CLASSES] {
@@ -133,27 +141,34 @@ impl LinearLearner {
 
     /// Class probabilities for a validated feature vector (`dim` finite values).
     pub fn predict(&self, x: &[f32]) -> [f64; CLASSES] {
-        let mut z = vec![0.0f64; self.dim()];
-        self.standardise(x, &mut z);
-        self.probs_of(&z)
+        self.with_z(x, |z| self.probs_of(z))
     }
 
     /// Learns one revealed sample: the statistics take it in, then one AdaGrad step on
     /// its cross-entropy with learning rate `lr`.
     pub fn learn(&mut self, x: &[f32], class: u8, lr: f64) {
         self.norm.update(x);
-        let mut z = vec![0.0f64; self.dim()];
-        self.standardise(x, &mut z);
-        let p = self.probs_of(&z);
-        let d = z.len() + 1;
+        self.rescale();
+        let mut small = [0.0f64; 65];
+        let mut big = Vec::new();
+        let d = x.len() + 1;
+        let z: &mut [f64] = if d <= small.len() {
+            &mut small[..d]
+        } else {
+            big.resize(d, 0.0);
+            &mut big
+        };
+        self.with_z(x, |s| z[..d - 1].copy_from_slice(s));
+        z[d - 1] = 1.0;
+        let p = self.probs_of(&z[..d - 1]);
         for (c, &pc) in p.iter().enumerate() {
             let err = pc - if c == usize::from(class) { 1.0 } else { 0.0 };
             let w = &mut self.weights[c * d..(c + 1) * d];
             let g2 = &mut self.sq_grads[c * d..(c + 1) * d];
-            for j in 0..d {
-                let g = err * if j + 1 == d { 1.0 } else { z[j] };
-                g2[j] += g * g;
-                w[j] -= lr * g / libm::sqrt(g2[j]);
+            for ((wj, gj), &zj) in w.iter_mut().zip(g2.iter_mut()).zip(z.iter()) {
+                let g = err * zj;
+                *gj += g * g;
+                *wj -= lr * g / libm::sqrt(*gj);
             }
         }
         self.seen += 1;

@@ -5,6 +5,7 @@ pub mod levels;
 pub mod linear;
 pub mod online;
 pub mod signal;
+pub mod training;
 
 pub use exits::{ExitConfig, ExitLearner, ExitMode, ExitSuggestion, ExitTrainReport};
 pub use levels::{

@@ -13,12 +13,11 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, check};
-use crate::nn::{
-    Activation, Batch, Init, Loss, Mlp, MlpSpec, Normalizer, OptimConfig, Optimizer, Target,
-    Workspace, softmax,
-};
+use crate::nn::{Activation, Init, Mlp, MlpSpec, Normalizer, OptimConfig, Workspace, softmax};
 use crate::replay::ReplayBuffer;
 use crate::rng::SplitMix64;
+
+use super::training::{Progress, Training};
 use crate::vocab::{Outcome, Signal};
 
 /// Signal network configuration.
@@ -113,6 +112,26 @@ impl SignalNet {
         self.temperature
     }
 
+    /// Class probabilities of one raw, validated row, without allocating (the normalised
+    /// input goes through `ws`'s caller scratch).
+    pub(crate) fn probs_one(&self, ws: &mut Workspace, x: &[f32]) -> [f32; 3] {
+        let mut input = core::mem::take(&mut ws.input);
+        input.clear();
+        input.resize(x.len(), 0.0);
+        self.norm.apply(x, &mut input);
+        let mut p = [1.0 / 3.0; 3];
+        // Cannot fail: the row is normalised (finite, clipped) and has the network's width.
+        if let Ok(logits) = self.mlp.forward(ws, &input, 1) {
+            let mut scaled = [0.0f32; 3];
+            for (s, &v) in scaled.iter_mut().zip(logits) {
+                *s = v / self.temperature;
+            }
+            softmax(&scaled, &mut p);
+        }
+        ws.input = input;
+        p
+    }
+
     /// Class probabilities of raw rows (`rows x dim`), appended to `out` (3 per row).
     fn probs_rows(&self, ws: &mut Workspace, raw: &[f32], rows: usize, out: &mut Vec<f32>) {
         let x = self.norm.apply_rows(raw);
@@ -182,13 +201,7 @@ impl Predictor {
     pub fn predict(&self, ws: &mut Workspace, features: &[f32]) -> Signal {
         match self {
             Predictor::Prior(p) => signal_from(*p),
-            Predictor::Net(net) => {
-                let mut out = Vec::with_capacity(3);
-                net.probs_rows(ws, features, 1, &mut out);
-                let mut p = [1.0 / 3.0; 3];
-                p.iter_mut().zip(&out).for_each(|(d, &s)| *d = s);
-                signal_from(p)
-            }
+            Predictor::Net(net) => signal_from(net.probs_one(ws, features)),
         }
     }
 
@@ -353,7 +366,7 @@ pub struct RunLog {
 }
 
 /// How to run a training loop.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RunSettings {
     /// Optimiser (learning rate already scaled).
     pub optimizer: OptimConfig,
@@ -367,9 +380,10 @@ pub struct RunSettings {
     pub divergence: f32,
 }
 
-/// A full retrain: normalisation fitted on `train`, fresh weights from `rng`, up to
-/// `settings.epochs` epochs with early stopping on `validation` loss (restoring the best
-/// epoch), then a temperature fitted on `validation`.
+/// A full retrain run to completion: normalisation fitted on `train`, fresh weights from
+/// `rng`, up to `settings.epochs` epochs with early stopping on `validation` loss (restoring
+/// the best epoch), then a temperature fitted on `validation`. The same loop as a retrain
+/// spread over many commands ([`Training`]).
 pub fn retrain(
     config: &SignalConfig,
     train: &Data,
@@ -378,193 +392,12 @@ pub fn retrain(
     rng: &mut SplitMix64,
     ws: &mut Workspace,
 ) -> Result<(SignalNet, RunLog), Rejection> {
-    if train.is_empty() {
-        return Err(Rejection::NoData);
-    }
-    let mut norm = Normalizer::new(train.dim);
-    for row in train.x.chunks_exact(train.dim.max(1)) {
-        norm.update(row);
-    }
-    let mlp = Mlp::new(config.spec(train.dim as u32), rng).map_err(|_| Rejection::NoData)?;
-    let mut net = SignalNet {
-        mlp,
-        norm,
-        temperature: 1.0,
-    };
-    let log = fit(&mut net, train, validation, settings, rng, ws)?;
-    net.temperature = fit_temperature(&net, validation, ws);
-    Ok((net, log))
-}
-
-/// An incremental fine-tune of a copy of `net`: its normalisation and temperature frozen,
-/// `settings.epochs` epochs over `data` (new samples mixed with replayed old ones).
-pub fn fine_tune(
-    net: &SignalNet,
-    data: &Data,
-    settings: &RunSettings,
-    rng: &mut SplitMix64,
-    ws: &mut Workspace,
-) -> Result<(SignalNet, RunLog), Rejection> {
-    if data.is_empty() {
-        return Err(Rejection::NoData);
-    }
-    let mut tuned = net.clone();
-    let log = fit(&mut tuned, data, &Data::default(), settings, rng, ws)?;
-    Ok((tuned, log))
-}
-
-/// The training loop shared by retrain and fine-tune.
-fn fit(
-    net: &mut SignalNet,
-    train: &Data,
-    validation: &Data,
-    settings: &RunSettings,
-    rng: &mut SplitMix64,
-    ws: &mut Workspace,
-) -> Result<RunLog, Rejection> {
-    let dim = train.dim;
-    let x = net.norm.apply_rows(&train.x);
-    let vx = net.norm.apply_rows(&validation.x);
-    let mut opt = Optimizer::new(settings.optimizer, net.mlp.params().len())
-        .map_err(|_| Rejection::NoData)?;
-    let rows = train.len();
-    let batch = (settings.batch as usize).max(1);
-    let start = eval_loss(&net.mlp, ws, &x, &train.y).ok_or(Rejection::NonFinite)?;
-    let limit = start.max(1e-3) * settings.divergence;
-    let mut log = RunLog {
-        epochs: 0,
-        best_epoch: 0,
-        train_loss: Vec::new(),
-        validation_loss: Vec::new(),
-        stopped_early: false,
-    };
-    let mut best: Option<(f32, Vec<f32>)> = if validation.is_empty() {
-        None
-    } else {
-        let v = eval_loss(&net.mlp, ws, &vx, &validation.y).ok_or(Rejection::NonFinite)?;
-        Some((v, net.mlp.params().to_vec()))
-    };
-    let mut since_best = 0;
-    let (mut order, mut bx, mut by): (Vec<usize>, Vec<f32>, Vec<u8>) =
-        ((0..rows).collect(), Vec::new(), Vec::new());
-    for epoch in 1..=settings.epochs {
-        rng.shuffle(&mut order);
-        let mut sum = 0.0f64;
-        for chunk in order.chunks(batch) {
-            bx.clear();
-            by.clear();
-            for &r in chunk {
-                bx.extend_from_slice(&x[r * dim..(r + 1) * dim]);
-                by.push(train.y[r]);
-            }
-            let b = Batch {
-                x: &bx,
-                rows: chunk.len(),
-                target: Target::Classes(&by),
-                weights: None,
-            };
-            let loss = net
-                .mlp
-                .train(ws, &mut opt, &b, Loss::SoftmaxCrossEntropy, 1.0)
-                .map_err(|_| Rejection::NonFinite)?;
-            if !loss.is_finite() {
-                return Err(Rejection::NonFinite);
-            }
-            sum += f64::from(loss) * chunk.len() as f64;
-        }
-        if net.mlp.params().iter().any(|p| !p.is_finite()) {
-            return Err(Rejection::NonFinite);
-        }
-        let train_loss = (sum / rows as f64) as f32;
-        log.epochs = epoch;
-        log.train_loss.push(train_loss);
-        if train_loss > limit {
-            return Err(Rejection::Diverged);
-        }
-        if let Some((best_loss, best_params)) = &mut best {
-            let v = eval_loss(&net.mlp, ws, &vx, &validation.y).ok_or(Rejection::NonFinite)?;
-            log.validation_loss.push(v);
-            if v < *best_loss {
-                *best_loss = v;
-                best_params.clear();
-                best_params.extend_from_slice(net.mlp.params());
-                log.best_epoch = epoch;
-                since_best = 0;
-            } else {
-                since_best += 1;
-                if settings.patience > 0 && since_best >= settings.patience {
-                    log.stopped_early = true;
-                    break;
-                }
-            }
-        } else {
-            log.best_epoch = epoch;
-        }
-    }
-    if let Some((_, params)) = best {
-        // Same spec, finite parameters: cannot fail.
-        if let Ok(m) = Mlp::from_params(net.mlp.spec().clone(), params) {
-            net.mlp = m;
-        }
-    }
-    Ok(log)
-}
-
-/// Mean cross-entropy of normalised rows; `None` when it is not finite.
-fn eval_loss(mlp: &Mlp, ws: &mut Workspace, x: &[f32], y: &[u8]) -> Option<f32> {
-    if y.is_empty() {
-        return Some(0.0);
-    }
-    let b = Batch {
-        x,
-        rows: y.len(),
-        target: Target::Classes(y),
-        weights: None,
-    };
-    mlp.loss(ws, &b, Loss::SoftmaxCrossEntropy)
-        .ok()
-        .filter(|l| l.is_finite())
-}
-
-/// The softmax temperature in `[0.25, 20]` minimising log-loss on `validation`
-/// (golden-section search on `ln T`); 1 without validation data.
-fn fit_temperature(net: &SignalNet, validation: &Data, ws: &mut Workspace) -> f32 {
-    if validation.is_empty() {
-        return 1.0;
-    }
-    let x = net.norm.apply_rows(&validation.x);
-    let rows = validation.len();
-    let mut probs = Vec::with_capacity(rows * 3);
-    let mut loss_at = |ln_t: f32| {
-        probs.clear();
-        net.probs_normalised(ws, &x, rows, libm::expf(ln_t), &mut probs);
-        metrics(&probs, &validation.y).map_or(f32::INFINITY, |m| m.log_loss)
-    };
-    let phi = 0.618_034f32;
-    let (mut a, mut b) = (libm::logf(0.25), libm::logf(20.0));
-    let mut c = b - phi * (b - a);
-    let mut d = a + phi * (b - a);
-    let (mut fc, mut fd) = (loss_at(c), loss_at(d));
-    for _ in 0..30 {
-        if fc < fd {
-            b = d;
-            d = c;
-            fd = fc;
-            c = b - phi * (b - a);
-            fc = loss_at(c);
-        } else {
-            a = c;
-            c = d;
-            fc = fd;
-            d = a + phi * (b - a);
-            fd = loss_at(d);
-        }
-    }
-    let t = libm::expf((a + b) / 2.0);
-    if loss_at(0.0) <= loss_at((a + b) / 2.0) {
-        1.0
-    } else {
-        t
+    let mut run = Training::new(config, *settings, train.clone(), validation.clone(), rng)?;
+    match run.finish(ws) {
+        Progress::Done(net) => Ok((net, run.log().clone())),
+        Progress::Rejected(why) => Err(why),
+        // `finish` has no budget: it cannot stop early.
+        Progress::Running => Err(Rejection::NoData),
     }
 }
 
@@ -688,25 +521,6 @@ mod tests {
             &mut ws,
         );
         assert_eq!(none.err(), Some(Rejection::NoData));
-    }
-
-    #[test]
-    fn fine_tune_keeps_normalisation_and_changes_weights() {
-        let d = toy(600, 5, 0);
-        let [train, val, _] = d.split([5, 3, 2]);
-        let mut ws = Workspace::default();
-        let mut rng = SplitMix64::new(6);
-        let (net, _) = retrain(&config(), &train, &val, &settings(), &mut rng, &mut ws).unwrap();
-        let new = toy(50, 7, 10_000);
-        let s = RunSettings {
-            epochs: 3,
-            ..settings()
-        };
-        let (tuned, log) = fine_tune(&net, &new, &s, &mut rng, &mut ws).unwrap();
-        assert_eq!(log.epochs, 3);
-        assert_eq!(tuned.norm, net.norm);
-        assert_eq!(tuned.temperature, net.temperature);
-        assert_ne!(tuned.mlp.params(), net.mlp.params());
     }
 
     #[test]

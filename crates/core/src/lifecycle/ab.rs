@@ -1,45 +1,46 @@
-//! A/B routing between the champion and a challenger model.
+//! A/B routing of trades during a trial (opt-in).
 //!
-//! While a challenger is on trial, each decision goes to one arm by a deterministic hash of
-//! the trade id ([`route`]): the same id lands on the same arm everywhere, natively and in
-//! WebAssembly, and no RNG state is kept. The salt is the challenger's version id, so each
-//! experiment gets a fresh split. Closed trades are attributed to their arm
-//! ([`AbState::record`]), and [`AbState::report`] compares the arms with a two-proportion
-//! z-test on the win rate and Welch's t-test on the PnL % (both from
-//! [`stats`](super::stats)); every difference is **challenger minus champion**. With
-//! `auto_promote`, [`AbState::should_promote`] says when the challenger is significantly
-//! better and may replace the champion.
+//! While a candidate is on trial ([`super::trial`]) and `ab.enabled` is set, each new trade
+//! goes to one arm by a deterministic hash of its id ([`route`]): the same id lands on the
+//! same arm everywhere, natively and in WebAssembly, and no RNG state is kept. The salt is
+//! the candidate's version id, so each trial splits the trades afresh. A trade on the
+//! challenger's arm is served the mixture with the candidate in the champion's place. Closed
+//! trades are attributed to their arm ([`AbArms::record`]) with their PnL % and the
+//! log-loss of what they were served; [`AbArms::report`] compares the arms (two-proportion
+//! z-test on the win rate, Welch's t-test on the PnL %, both from [`stats`](super::stats);
+//! every difference is **challenger minus champion**). The trial's decision waits until
+//! both arms have `min_trades` closed trades (a sample size fixed in advance, tested once),
+//! and a challenger whose PnL is significantly worse is not promoted.
 
 use serde::{Deserialize, Serialize};
 
 use super::stats::{Moments, ProportionTest, WelchTest, two_proportion_z_test, welch_t_test};
 use crate::error::{Error, check};
 
-/// A/B test configuration.
+/// A/B routing configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AbConfig {
-    /// Whether a challenger, when there is one, gets a share of the trades (default true).
+    /// Whether a candidate on trial gets a share of the new trades (default false: the
+    /// trial is scored on every revealed label without routing any trade to the candidate).
     pub enabled: bool,
-    /// Share of the trades routed to the challenger (default 0.5; finite, in (0, 1)).
+    /// Share of the trades routed to the candidate (default 0.5; finite, in (0, 1)).
     pub challenger_share: f32,
-    /// Significance level of the two-sided tests (default 0.05; in (0, 0.5]).
+    /// Significance level of the two-sided PnL and win-rate tests (default 0.05; in
+    /// (0, 0.5]).
     pub alpha: f64,
-    /// Closed trades each arm needs before any difference is reported as significant
-    /// (default 30; 1..=1,000,000).
+    /// Closed trades each arm needs before the trial decides (default 30;
+    /// 1..=1,000,000).
     pub min_trades: u32,
-    /// Whether [`AbState::should_promote`] may promote the challenger (default false).
-    pub auto_promote: bool,
 }
 
 impl Default for AbConfig {
     fn default() -> Self {
         Self {
-            enabled: true,
+            enabled: false,
             challenger_share: 0.5,
             alpha: 0.05,
             min_trades: 30,
-            auto_promote: false,
         }
     }
 }
@@ -67,12 +68,12 @@ impl AbConfig {
     }
 }
 
-/// One side of an A/B test.
+/// One side of an A/B split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Arm {
     /// The model in production.
     Champion,
-    /// The model on trial.
+    /// The candidate on trial.
     Challenger,
 }
 
@@ -113,6 +114,8 @@ pub struct ArmStats {
     pub wins: u64,
     /// Moments of the trades' PnL %.
     pub pnl: Moments,
+    /// Summed log-loss of the forecasts the trades were served.
+    pub log_loss: f64,
 }
 
 impl ArmStats {
@@ -123,53 +126,50 @@ impl ArmStats {
             trades: 0,
             wins: 0,
             pnl: Moments::new(),
+            log_loss: 0.0,
         }
     }
 
-    /// The report line for this arm.
     fn report(&self) -> ArmReport {
+        let n = self.trades as f64;
         ArmReport {
             version: self.version,
             trades: self.trades,
-            win_rate: (self.trades > 0 && self.wins <= self.trades)
-                .then(|| self.wins as f64 / self.trades as f64),
+            win_rate: (self.trades > 0).then(|| self.wins as f64 / n),
             mean_pnl_pct: self.pnl.mean(),
+            log_loss: (self.trades > 0).then(|| self.log_loss / n),
         }
     }
 
     fn is_consistent(&self) -> bool {
-        self.wins <= self.trades && self.pnl.n <= self.trades && self.pnl.is_consistent()
+        self.wins <= self.trades
+            && self.pnl.n <= self.trades
+            && self.pnl.is_consistent()
+            && self.log_loss.is_finite()
+            && self.log_loss >= 0.0
     }
 }
 
-/// A running A/B experiment: both arms' statistics. Persisted.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AbState {
+/// Both arms of a trial with A/B routing. Persisted.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AbArms {
     /// The champion's arm.
     pub champion: ArmStats,
-    /// The challenger's arm.
+    /// The candidate's arm.
     pub challenger: ArmStats,
-    /// When the experiment started, ms since the Unix epoch.
-    pub started_at: i64,
 }
 
-impl AbState {
-    /// An experiment of model `challenger` against model `champion`, started at `now`.
-    pub fn new(champion: u32, challenger: u32, now: i64) -> Self {
+impl AbArms {
+    /// Empty arms for `champion` and the candidate `challenger`.
+    pub fn new(champion: u32, challenger: u32) -> Self {
         Self {
             champion: ArmStats::new(champion),
             challenger: ArmStats::new(challenger),
-            started_at: now,
         }
     }
 
-    /// The arm for a trade in this experiment: [`route`] salted with the challenger's
-    /// version and `config.challenger_share`, or always the champion when A/B testing is
-    /// disabled.
+    /// The arm of a new trade: [`route`] salted with the candidate's version.
     pub fn route(&self, trade_id: u64, config: &AbConfig) -> Arm {
-        if !config.enabled {
-            return Arm::Champion;
-        }
         route(
             trade_id,
             u64::from(self.challenger.version),
@@ -177,18 +177,18 @@ impl AbState {
         )
     }
 
-    /// The statistics of `arm`.
-    pub fn arm(&self, arm: Arm) -> &ArmStats {
+    /// The version serving `arm`.
+    pub fn version(&self, arm: Arm) -> u32 {
         match arm {
-            Arm::Champion => &self.champion,
-            Arm::Challenger => &self.challenger,
+            Arm::Champion => self.champion.version,
+            Arm::Challenger => self.challenger.version,
         }
     }
 
     /// Attributes a closed trade to `arm`. Returns `false` and changes nothing when the
-    /// PnL is not finite (or so large that the running moments would overflow) or the
-    /// trade counter is full, so that win rate and PnL always cover the same trades.
-    pub fn record(&mut self, arm: Arm, win: bool, pnl_pct: f64) -> bool {
+    /// PnL or log-loss is not finite (or so large that the running moments would overflow)
+    /// or the trade counter is full.
+    pub fn record(&mut self, arm: Arm, win: bool, pnl_pct: f64, log_loss: f64) -> bool {
         let stats = match arm {
             Arm::Champion => &mut self.champion,
             Arm::Challenger => &mut self.challenger,
@@ -197,82 +197,46 @@ impl AbState {
             return false;
         };
         let mut pnl = stats.pnl;
-        if !pnl.push(pnl_pct) {
+        if !pnl.push(pnl_pct) || !log_loss.is_finite() || log_loss < 0.0 {
             return false;
         }
         stats.trades = trades;
         stats.wins = stats.wins.saturating_add(u64::from(win));
         stats.pnl = pnl;
+        stats.log_loss += log_loss;
         true
     }
 
+    /// Both arms have at least `min_trades` trades.
+    pub fn enough_trades(&self, config: &AbConfig) -> bool {
+        let min = u64::from(config.min_trades);
+        self.champion.trades >= min && self.challenger.trades >= min
+    }
+
     /// Compares the arms (challenger minus champion).
-    ///
-    /// The differences are reported whenever the tests are defined; they count as
-    /// `significant` only when both arms have at least `config.min_trades` trades and the
-    /// smaller p-value is below `config.alpha`. `challenger_better` is then the sign of the
-    /// difference of the test with the smaller p-value (the win-rate test on a tie).
     pub fn report(&self, config: &AbConfig) -> AbReport {
-        let win_rate_test = self.win_rate_test();
+        let win_rate_test = two_proportion_z_test(
+            self.champion.wins,
+            self.champion.trades,
+            self.challenger.wins,
+            self.challenger.trades,
+        );
         let pnl_test = welch_t_test(&self.champion.pnl, &self.challenger.pnl);
         let enough_trades = self.enough_trades(config);
-        // The deciding test: the smaller p-value, as (p, diff).
-        let win = win_rate_test.map(|t| (t.p_value, t.diff));
-        let pnl = pnl_test.map(|t| (t.p_value, t.diff));
-        let best = match (win, pnl) {
-            (Some(w), Some(p)) => Some(if p.0 < w.0 { p } else { w }),
-            (w, p) => w.or(p),
-        };
-        let deciding = best.filter(|&(p, _)| enough_trades && p < config.alpha);
         AbReport {
             champion: self.champion.report(),
             challenger: self.challenger.report(),
             win_rate_test,
             pnl_test,
             enough_trades,
-            significant: deciding.is_some(),
-            challenger_better: deciding.map(|(_, diff)| diff > 0.0),
+            challenger_worse: enough_trades
+                && pnl_test.is_some_and(|t| t.p_value < config.alpha && t.diff < 0.0),
         }
     }
 
-    /// Whether the challenger should replace the champion: `config.auto_promote` is on,
-    /// both arms have at least `config.min_trades` trades, and the challenger is
-    /// significantly better (`p < alpha`, challenger minus champion `> 0`) on the win rate
-    /// or on the mean PnL %, and not significantly worse on the other.
-    /// Only the challenger can be promoted, so the answer is a `bool`.
-    pub fn should_promote(&self, config: &AbConfig) -> bool {
-        if !config.auto_promote || !self.enough_trades(config) {
-            return false;
-        }
-        let alpha = config.alpha;
-        let win = self.win_rate_test().map(|t| (t.p_value, t.diff));
-        let pnl =
-            welch_t_test(&self.champion.pnl, &self.challenger.pnl).map(|t| (t.p_value, t.diff));
-        let better = |t: Option<(f64, f64)>| t.is_some_and(|(p, diff)| p < alpha && diff > 0.0);
-        let worse = |t: Option<(f64, f64)>| t.is_some_and(|(p, diff)| p < alpha && diff < 0.0);
-        (better(win) || better(pnl)) && !worse(win) && !worse(pnl)
-    }
-
-    /// Whether the fields could have come from [`AbState::record`]: per arm, `wins <=
-    /// trades`, `pnl.n <= trades` and consistent moments. For checking restored state.
+    /// Whether the fields could have come from [`AbArms::record`].
     pub fn is_consistent(&self) -> bool {
         self.champion.is_consistent() && self.challenger.is_consistent()
-    }
-
-    /// Both arms have at least `min_trades` trades.
-    fn enough_trades(&self, config: &AbConfig) -> bool {
-        let min = u64::from(config.min_trades);
-        self.champion.trades >= min && self.challenger.trades >= min
-    }
-
-    /// Win rate, challenger minus champion.
-    fn win_rate_test(&self) -> Option<ProportionTest> {
-        two_proportion_z_test(
-            self.champion.wins,
-            self.champion.trades,
-            self.challenger.wins,
-            self.challenger.trades,
-        )
     }
 }
 
@@ -287,6 +251,8 @@ pub struct ArmReport {
     pub win_rate: Option<f64>,
     /// Mean PnL % (`None` before the first trade).
     pub mean_pnl_pct: Option<f64>,
+    /// Mean log-loss of what the trades were served (`None` before the first trade).
+    pub log_loss: Option<f64>,
 }
 
 /// The comparison of the arms; every difference is challenger minus champion.
@@ -296,91 +262,19 @@ pub struct AbReport {
     pub champion: ArmReport,
     /// The challenger.
     pub challenger: ArmReport,
-    /// Two-proportion z-test on the win rate; `diff` and `z` are challenger minus champion
-    /// (`None` when undefined, e.g. an empty arm or all trades won).
+    /// Two-proportion z-test on the win rate (`None` when undefined, e.g. an empty arm).
     pub win_rate_test: Option<ProportionTest>,
-    /// Welch's t-test on the PnL %; `diff` and `t` are challenger minus champion (`None`
-    /// when undefined, e.g. fewer than two trades in an arm).
+    /// Welch's t-test on the PnL % (`None` when undefined, e.g. fewer than two trades).
     pub pnl_test: Option<WelchTest>,
     /// Both arms have at least `min_trades` trades.
     pub enough_trades: bool,
-    /// `enough_trades` and the smaller p-value is below `alpha`.
-    pub significant: bool,
-    /// When significant, whether the challenger is the better arm on the test with the
-    /// smaller p-value; `None` when not significant.
-    pub challenger_better: Option<bool>,
+    /// `enough_trades` and the challenger's mean PnL % is significantly lower.
+    pub challenger_worse: bool,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    // Wikipedia, "Welch's t-test", example 1 (also in stats.rs).
-    const A1: [f64; 15] = [
-        27.5, 21.0, 19.0, 23.6, 17.0, 17.9, 16.9, 20.1, 21.9, 22.6, 23.1, 19.6, 19.0, 21.7, 21.4,
-    ];
-    const A2: [f64; 15] = [
-        27.1, 22.0, 20.8, 23.4, 23.4, 23.5, 25.8, 22.0, 24.8, 20.2, 21.9, 22.1, 22.9, 20.5, 24.4,
-    ];
-
-    /// Records `n` trades on `arm`, the first `wins` of them winners, with PnL `pnl(i)`.
-    fn fill(s: &mut AbState, arm: Arm, n: u64, wins: u64, pnl: impl Fn(u64) -> f64) {
-        for i in 0..n {
-            assert!(s.record(arm, i < wins, pnl(i)));
-        }
-    }
-
-    #[test]
-    fn defaults_are_valid_and_validate_rejects_bad_values() {
-        let ok = AbConfig::default();
-        assert_eq!(ok.validate(), Ok(()));
-        assert!(ok.enabled && !ok.auto_promote);
-        assert_eq!(
-            (ok.challenger_share, ok.alpha, ok.min_trades),
-            (0.5, 0.05, 30)
-        );
-        let bad = [
-            AbConfig {
-                challenger_share: 0.0,
-                ..ok
-            },
-            AbConfig {
-                challenger_share: 1.0,
-                ..ok
-            },
-            AbConfig {
-                challenger_share: f32::NAN,
-                ..ok
-            },
-            AbConfig { alpha: 0.0, ..ok },
-            AbConfig { alpha: 0.51, ..ok },
-            AbConfig {
-                alpha: f64::NAN,
-                ..ok
-            },
-            AbConfig {
-                min_trades: 0,
-                ..ok
-            },
-            AbConfig {
-                min_trades: 1_000_001,
-                ..ok
-            },
-        ];
-        for c in bad {
-            assert!(
-                matches!(c.validate(), Err(Error::InvalidConfig(m)) if m.starts_with("lifecycle.ab.")),
-                "{c:?}"
-            );
-        }
-        let edges = AbConfig {
-            challenger_share: 1e-6,
-            alpha: 0.5,
-            min_trades: 1_000_000,
-            ..ok
-        };
-        assert_eq!(edges.validate(), Ok(()));
-    }
 
     #[test]
     fn route_is_deterministic_and_splits_by_share() {
@@ -446,250 +340,57 @@ mod tests {
     }
 
     #[test]
-    fn state_route_uses_the_challenger_version_and_the_enabled_flag() {
-        let s = AbState::new(1, 2, 0);
-        let on = AbConfig::default();
-        let off = AbConfig {
-            enabled: false,
-            ..on
-        };
-        for id in 1..=200u64 {
-            assert_eq!(s.route(id, &on), route(id, 2, 0.5));
-            assert_eq!(s.route(id, &off), Arm::Champion);
-        }
-    }
-
-    #[test]
-    fn record_attributes_trades_and_ignores_bad_pnl() {
-        let mut s = AbState::new(3, 4, 1_700_000_000_000);
-        assert_eq!(s.champion.version, 3);
-        assert_eq!(s.challenger.version, 4);
-        assert!(s.record(Arm::Champion, true, 1.5));
-        assert!(s.record(Arm::Champion, false, -0.5));
-        assert!(s.record(Arm::Challenger, true, 2.0));
-        let before = s.clone();
-        assert!(!s.record(Arm::Champion, true, f64::NAN));
-        assert!(!s.record(Arm::Challenger, true, f64::INFINITY));
-        assert!(!s.record(Arm::Challenger, false, f64::NEG_INFINITY));
-        assert!(!s.record(Arm::Challenger, false, f64::MAX));
-        assert_eq!(s, before);
-        assert_eq!((s.champion.trades, s.champion.wins), (2, 1));
-        assert_eq!((s.challenger.trades, s.challenger.wins), (1, 1));
-        assert_eq!(s.arm(Arm::Champion).pnl.mean(), Some(0.5));
-        let r = s.report(&AbConfig::default());
+    fn arms_record_trades_refuse_bad_values_and_report() {
+        let mut a = AbArms::new(3, 4);
+        assert!(a.record(Arm::Champion, true, 1.5, 0.9));
+        assert!(a.record(Arm::Champion, false, -0.5, 1.2));
+        assert!(a.record(Arm::Challenger, true, 2.0, 1.0));
+        let before = a;
+        assert!(!a.record(Arm::Champion, true, f64::NAN, 1.0));
+        assert!(!a.record(Arm::Challenger, true, 1.0, f64::INFINITY));
+        assert!(!a.record(Arm::Challenger, false, f64::MAX, 1.0));
+        assert_eq!(a, before);
+        let r = a.report(&AbConfig::default());
         assert_eq!(r.champion.win_rate, Some(0.5));
-        assert_eq!(r.challenger.mean_pnl_pct, Some(2.0));
-        assert_eq!((r.champion.version, r.challenger.trades), (3, 1));
-        assert!(!r.enough_trades && !r.significant);
-        assert_eq!(r.challenger_better, None);
-        // A full counter refuses further trades.
-        s.champion.trades = u64::MAX;
-        let before = s.clone();
-        assert!(!s.record(Arm::Champion, true, 1.0));
-        assert_eq!(s, before);
-        // An empty experiment reports nothing.
-        let r = AbState::new(1, 2, 0).report(&AbConfig::default());
-        assert_eq!(r.champion.win_rate, None);
-        assert_eq!(r.challenger.mean_pnl_pct, None);
-        assert_eq!((r.win_rate_test, r.pnl_test), (None, None));
+        assert_eq!(r.champion.log_loss, Some(1.05));
+        assert_eq!(
+            (r.challenger.mean_pnl_pct, r.challenger.trades),
+            (Some(2.0), 1)
+        );
+        assert!(!r.enough_trades && !r.challenger_worse);
+        assert_eq!(a.version(Arm::Challenger), 4);
+        for id in 1..=100u64 {
+            assert_eq!(a.route(id, &AbConfig::default()), route(id, 4, 0.5));
+        }
     }
 
     #[test]
-    fn win_rate_test_matches_a_hand_computation() {
-        // Champion 600 / 1000 wins, challenger 640 / 1000.
-        // Pooled p = 1240 / 2000 = 0.62; SE = sqrt(0.62 * 0.38 * (1/1000 + 1/1000))
-        // = sqrt(0.0004712) = 0.0217071417; z = (0.64 - 0.60) / SE = 1.8427115;
-        // two-sided p = erfc(z / sqrt 2) = 0.0653711 (python3: math.erfc).
-        let mut s = AbState::new(1, 2, 0);
-        // Equal PnL on both arms' trades (no variance): the Welch test is undefined.
-        fill(&mut s, Arm::Champion, 1000, 600, |_| 1.0);
-        fill(&mut s, Arm::Challenger, 1000, 640, |_| 1.0);
-        let config = AbConfig::default();
-        let r = s.report(&config);
-        let t = r.win_rate_test.unwrap();
-        assert!((t.diff - 0.04).abs() < 1e-12, "{}", t.diff);
-        assert!((t.z - 1.842_711_5).abs() < 1e-6, "{}", t.z);
-        assert!((t.p_value - 0.065_371_1).abs() < 1e-6, "{}", t.p_value);
-        assert_eq!(r.pnl_test, None);
-        assert_eq!(r.champion.win_rate, Some(0.6));
-        assert_eq!(r.challenger.win_rate, Some(0.64));
-        assert!(r.enough_trades);
-        // p = 0.065: not significant at 0.05, significant at 0.1.
-        assert!(!r.significant);
-        assert_eq!(r.challenger_better, None);
-        let loose = AbConfig {
-            alpha: 0.1,
-            ..config
-        };
-        let r = s.report(&loose);
-        assert!(r.significant);
-        assert_eq!(r.challenger_better, Some(true));
-        // Swapping the arms flips the sign: challenger minus champion.
-        let swapped = AbState {
-            champion: s.challenger,
-            challenger: s.champion,
-            started_at: 0,
-        };
-        let r = swapped.report(&loose);
-        let t2 = r.win_rate_test.unwrap();
-        assert_eq!((t2.z, t2.diff), (-t.z, -t.diff));
-        assert_eq!(r.challenger_better, Some(false));
-    }
-
-    #[test]
-    fn pnl_test_matches_welchs_example() {
-        // Champion = A2, challenger = A1: t is A1 minus A2 = -2.455356 (Wikipedia -2.46),
-        // df = 24.98853, two-sided p = 0.021378 (scipy, as in stats.rs).
-        let mut s = AbState::new(1, 2, 0);
-        for &x in &A2 {
-            assert!(s.record(Arm::Champion, true, x));
-        }
-        for &x in &A1 {
-            assert!(s.record(Arm::Challenger, true, x));
-        }
+    fn a_significantly_worse_challenger_is_flagged_once_both_arms_are_full() {
         let config = AbConfig {
-            min_trades: 15,
+            min_trades: 20,
             ..AbConfig::default()
         };
-        let r = s.report(&config);
-        let w = r.pnl_test.unwrap();
-        assert!((w.t - (-2.455_356)).abs() < 1e-3, "{}", w.t);
-        assert!((w.df - 24.988_53).abs() < 1e-3, "{}", w.df);
-        assert!((w.p_value - 0.021_378).abs() < 1e-3, "{}", w.p_value);
-        let mean = |xs: &[f64]| xs.iter().sum::<f64>() / xs.len() as f64;
-        assert!((w.diff - (mean(&A1) - mean(&A2))).abs() < 1e-9);
-        assert!(w.diff < 0.0);
-        // All trades won on both arms: the win-rate test is undefined.
-        assert_eq!(r.win_rate_test, None);
-        assert!(r.enough_trades && r.significant);
-        assert_eq!(r.challenger_better, Some(false));
-        // With the default 30 trades per arm, nothing is significant yet.
-        let r = s.report(&AbConfig::default());
-        assert!(!r.enough_trades && !r.significant);
-        assert_eq!(r.challenger_better, None);
-        assert!(r.pnl_test.is_some());
-    }
-
-    #[test]
-    fn challenger_better_follows_the_smaller_p_value() {
-        // Challenger much better on PnL (p tiny), slightly worse on win rate (p ~ 0.047).
-        let mut s = AbState::new(1, 2, 0);
-        fill(&mut s, Arm::Champion, 400, 240, |i| (i % 7) as f64 * 0.1);
-        fill(&mut s, Arm::Challenger, 400, 212, |i| {
-            5.0 + (i % 7) as f64 * 0.1
-        });
-        let r = s.report(&AbConfig::default());
-        let (w, p) = (r.win_rate_test.unwrap(), r.pnl_test.unwrap());
-        assert!(w.p_value < 0.05 && w.diff < 0.0, "{w:?}");
-        assert!(p.p_value < w.p_value && p.diff > 0.0, "{p:?}");
-        assert!(r.significant);
-        assert_eq!(r.challenger_better, Some(true));
-    }
-
-    #[test]
-    fn should_promote_only_a_significantly_better_challenger() {
-        let promote = AbConfig {
-            auto_promote: true,
-            min_trades: 15,
-            ..AbConfig::default()
-        };
-        // Champion = A1, challenger = A2: the challenger's PnL is significantly higher
-        // (p = 0.021), and the win rates are equal.
-        let mut better = AbState::new(1, 2, 0);
-        for (i, (&a, &b)) in A1.iter().zip(&A2).enumerate() {
-            assert!(better.record(Arm::Champion, i % 2 == 0, a));
-            assert!(better.record(Arm::Challenger, i % 2 == 0, b));
+        let mut a = AbArms::new(1, 2);
+        for i in 0..20u32 {
+            let wiggle = f64::from(i % 5) * 0.1;
+            a.record(Arm::Champion, true, 1.0 + wiggle, 1.0);
+            assert!(
+                !a.report(&config).challenger_worse,
+                "not before both arms are full"
+            );
+            a.record(Arm::Challenger, false, -1.0 + wiggle, 1.0);
         }
-        assert!(better.should_promote(&promote));
-        // Not without auto_promote, nor before both arms have min_trades.
-        assert!(!better.should_promote(&AbConfig {
-            auto_promote: false,
-            ..promote
-        }));
-        assert!(!better.should_promote(&AbConfig {
-            min_trades: 16,
-            ..promote
-        }));
-        // Not at a stricter level (p = 0.021 > 0.01).
-        assert!(!better.should_promote(&AbConfig {
-            alpha: 0.01,
-            ..promote
-        }));
-        // Not the other way round: a significantly worse challenger.
-        let worse = AbState {
-            champion: better.challenger,
-            challenger: better.champion,
-            started_at: 0,
-        };
-        assert!(!worse.should_promote(&promote));
-
-        // Better on win rate (p ~ 0.0005), equal PnL distribution: promote.
-        let mut wins = AbState::new(1, 2, 0);
-        fill(&mut wins, Arm::Champion, 400, 200, |i| (i % 5) as f64);
-        fill(&mut wins, Arm::Challenger, 400, 250, |i| (i % 5) as f64);
-        let r = wins.report(&promote);
-        assert!(r.win_rate_test.unwrap().p_value < 0.001);
-        assert!(r.pnl_test.unwrap().p_value > 0.5);
-        assert!(wins.should_promote(&promote));
-
-        // Better on win rate but significantly worse on PnL: keep the champion.
-        let mut mixed = AbState::new(1, 2, 0);
-        fill(&mut mixed, Arm::Champion, 400, 200, |i| {
-            1.0 + (i % 5) as f64
-        });
-        fill(&mut mixed, Arm::Challenger, 400, 250, |i| (i % 5) as f64);
-        let r = mixed.report(&promote);
-        let (w, p) = (r.win_rate_test.unwrap(), r.pnl_test.unwrap());
-        assert!(w.p_value < 0.05 && w.diff > 0.0);
-        assert!(p.p_value < 0.05 && p.diff < 0.0);
-        assert!(!mixed.should_promote(&promote));
-
-        // No difference at all: nothing to promote.
-        let mut same = AbState::new(1, 2, 0);
-        fill(&mut same, Arm::Champion, 100, 50, |i| (i % 5) as f64);
-        fill(&mut same, Arm::Challenger, 100, 50, |i| (i % 5) as f64);
-        assert!(!same.should_promote(&promote));
-        assert!(!same.report(&promote).significant);
-        // Empty arms: no tests, no promotion.
-        assert!(!AbState::new(1, 2, 0).should_promote(&AbConfig {
-            min_trades: 1,
-            ..promote
-        }));
-    }
-
-    #[test]
-    fn consistency_of_restored_state() {
-        let mut s = AbState::new(1, 2, 0);
-        assert!(s.is_consistent());
-        fill(&mut s, Arm::Champion, 10, 4, |i| i as f64);
-        fill(&mut s, Arm::Challenger, 3, 3, |i| -(i as f64));
-        assert!(s.is_consistent());
-        let bytes = postcard::to_allocvec(&s).unwrap();
-        assert_eq!(postcard::from_bytes::<AbState>(&bytes).unwrap(), s);
-
-        let mut t = s.clone();
-        t.champion.wins = 11;
-        assert!(!t.is_consistent());
-        let mut t = s.clone();
-        t.challenger.pnl.n = 4;
-        assert!(!t.is_consistent());
-        let mut t = s.clone();
-        t.challenger.pnl.m2 = -1.0;
-        assert!(!t.is_consistent());
-        let mut t = s.clone();
-        t.champion.pnl.mean = f64::NAN;
-        assert!(!t.is_consistent());
-        // Inconsistent state still reports without panicking.
-        let mut t = s.clone();
-        t.champion.wins = u64::MAX;
-        t.challenger.pnl.mean = f64::INFINITY;
-        let r = t.report(&AbConfig::default());
-        assert_eq!(r.champion.win_rate, None);
-        assert_eq!((r.win_rate_test, r.pnl_test), (None, None));
-        assert!(!t.should_promote(&AbConfig {
-            auto_promote: true,
-            min_trades: 1,
-            ..AbConfig::default()
-        }));
+        let r = a.report(&config);
+        assert!(r.enough_trades && r.challenger_worse, "{r:?}");
+        assert!(AbConfig::default().validate().is_ok());
+        assert!(!AbConfig::default().enabled, "A/B routing is opt-in");
+        assert!(
+            AbConfig {
+                challenger_share: 1.0,
+                ..config
+            }
+            .validate()
+            .is_err()
+        );
     }
 }

@@ -395,6 +395,14 @@ impl PsiWindow {
         reference.psi_of_counts(&counts, self.window)
     }
 
+    /// Whether the detector tests the window after the input just pushed: once it is full,
+    /// every `max(1, window / 10)` inputs (recounting a window is `window x features`
+    /// work; the PSI of a 500-input window moves little in 50 inputs).
+    pub fn due(&self) -> bool {
+        let every = (self.window / 10).max(1);
+        self.is_full() && self.head.is_multiple_of(every)
+    }
+
     /// [`PsiWindow::psi`] summarised by [`summarize_psi`].
     pub fn check(&self, reference: &PsiReference, config: &PsiConfig) -> Option<PsiSummary> {
         summarize_psi(&self.psi(reference)?, config)

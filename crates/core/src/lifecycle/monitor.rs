@@ -212,6 +212,22 @@ impl Monitor {
         Some((sum / f64::from(n)) as f32)
     }
 
+    /// Time of the newest record (the newest close), if any.
+    pub fn latest(&self) -> Option<i64> {
+        self.records.iter().map(|r| r.time).max()
+    }
+
+    /// The trades of the `days` days up to `until`: a record counts when
+    /// `until - days < time <= until` (in days of 24 hours).
+    pub fn window(&self, days: u32, until: i64) -> WindowStats {
+        let from = i128::from(until) - i128::from(days) * DAY_MS;
+        WindowStats::of(
+            Some(days),
+            self.iter()
+                .filter(|r| i128::from(r.time) > from && r.time <= until),
+        )
+    }
+
     /// Model versions that have records, ascending, deduplicated.
     pub fn versions(&self) -> Vec<u32> {
         let mut v: Vec<u32> = self.records.iter().map(|r| r.version).collect();

@@ -1,15 +1,17 @@
-//! Model versions: the champion that makes live decisions, at most one challenger, the
-//! promotion gate, rollback, retention and the audit history of what was live when.
+//! Model versions: the champion, the candidate on trial, rollback, retention and the audit
+//! history of what was live when.
 //!
 //! Every training run that produces a model adds a [`Version`]. A candidate becomes
-//! champion only through the gate (at least as good as the champion on the same held-out
-//! data), a manual promotion, a significant A/B result or a rollback; each change is an
-//! [`AuditEntry`]. Versions keep their weights, so a rollback restores them exactly.
+//! champion only by winning its trial ([`super::trial`]), by a manual promotion or by a
+//! rollback; each change is an [`AuditEntry`]. A candidate that loses its trial is held: it
+//! never serves a forecast. Versions keep their weights, so a rollback restores them exactly.
 
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, check};
+use super::trial::TrialResult;
+use crate::error::Error;
 use crate::learners::signal::{Metrics, Predictor, Rejection};
 use crate::lifecycle::drift::PsiReference;
 
@@ -18,97 +20,15 @@ use crate::lifecycle::drift::PsiReference;
 pub enum VersionKind {
     /// The uniform prior every engine starts with.
     Initial,
-    /// An incremental fine-tune of its parent.
+    /// A fine-tune of a copy of its parent (schemas 2 and 3; the online network took its
+    /// place).
     Incremental,
     /// A full retrain (network or class prior, whichever validated better).
     Retrain,
     /// Carried over from a schema-1 checkpoint, which had a single online model.
     Imported,
-}
-
-/// What the promotion gate compares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum GateMetric {
-    /// Mean cross-entropy (lower is better): rewards calibrated probabilities.
-    LogLoss,
-    /// Share of right classes (higher is better).
-    Accuracy,
-}
-
-/// Promotion gate settings.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct GateConfig {
-    /// The metric (default log-loss).
-    pub metric: GateMetric,
-    /// How much better than the champion a candidate must be (default 0: at least as good;
-    /// in nats for log-loss, a fraction for accuracy; 0..=1).
-    pub margin: f32,
-    /// Fewest held-out samples for a verdict (default 20); with fewer the candidate is held.
-    pub min_samples: u32,
-}
-
-impl Default for GateConfig {
-    fn default() -> Self {
-        Self {
-            metric: GateMetric::LogLoss,
-            margin: 0.0,
-            min_samples: 20,
-        }
-    }
-}
-
-impl GateConfig {
-    /// Checks ranges.
-    pub fn validate(&self) -> Result<(), Error> {
-        check(
-            self.margin.is_finite() && (0.0..=1.0).contains(&self.margin),
-            "lifecycle.gate.margin must be in 0..=1",
-        )?;
-        check(
-            (1..=1_000_000).contains(&self.min_samples),
-            "lifecycle.gate.min_samples must be in 1..=1000000",
-        )
-    }
-
-    /// Compares a candidate with the champion measured on the same samples.
-    pub fn check(&self, candidate: Metrics, champion: Metrics) -> GateCheck {
-        let (c, k, passed) = match self.metric {
-            GateMetric::LogLoss => (
-                candidate.log_loss,
-                champion.log_loss,
-                candidate.log_loss <= champion.log_loss - self.margin,
-            ),
-            GateMetric::Accuracy => (
-                candidate.accuracy,
-                champion.accuracy,
-                candidate.accuracy >= champion.accuracy + self.margin,
-            ),
-        };
-        let enough = candidate.samples >= self.min_samples && candidate.samples == champion.samples;
-        GateCheck {
-            metric: self.metric,
-            candidate: c,
-            champion: k,
-            samples: candidate.samples,
-            passed: enough && passed && c.is_finite(),
-        }
-    }
-}
-
-/// The gate's comparison of a candidate with the champion.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct GateCheck {
-    /// Metric compared.
-    pub metric: GateMetric,
-    /// Candidate's value.
-    pub candidate: f32,
-    /// Champion's value on the same samples.
-    pub champion: f32,
-    /// Held-out samples both were measured on.
-    pub samples: u32,
-    /// The candidate may go live.
-    pub passed: bool,
+    /// A snapshot of the online network.
+    Online,
 }
 
 /// The data a version was trained and measured on.
@@ -131,7 +51,7 @@ pub struct DataRange {
 pub struct Version {
     /// Id, increasing from 1.
     pub id: u32,
-    /// The version it was fine-tuned from or replaced (none for the first).
+    /// The champion when it was made (none for the first).
     pub parent: Option<u32>,
     /// How it was made.
     pub kind: VersionKind,
@@ -143,9 +63,11 @@ pub struct Version {
     pub validation: Option<Metrics>,
     /// Metrics on its held-out test data.
     pub test: Option<Metrics>,
-    /// Time range of its held-out test data, kept out of later fine-tunes so the gate can
-    /// measure them on data neither model learned from.
-    pub test_range: Option<(i64, i64)>,
+    /// Replay sequence number after the newest sample it learned from: samples with a
+    /// higher `seq` are unseen by it.
+    pub trained_through: u64,
+    /// How its trial ended, once it has.
+    pub trial: Option<TrialResult>,
     /// The model.
     pub predictor: Predictor,
     /// Feature distributions of its training data, for drift detection.
@@ -155,11 +77,20 @@ pub struct Version {
 /// Why a version became champion.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum PromotionReason {
-    /// It passed the gate.
-    Gate(GateCheck),
+    /// It won its trial.
+    Trial(TrialResult),
     /// A person asked for it.
     Manual,
-    /// It won an A/B test significantly.
+    /// Schemas 2 and 3: it was at least as good as the champion on held-out data.
+    HeldOut {
+        /// The candidate's log-loss or accuracy.
+        candidate: f32,
+        /// The champion's on the same samples.
+        champion: f32,
+        /// Samples.
+        samples: u32,
+    },
+    /// Schemas 2 and 3: it won an A/B test (the smaller p-value of two tests).
     AbTest {
         /// The smaller of the two tests' p-values.
         p_value: f64,
@@ -187,15 +118,20 @@ pub enum AuditEvent {
         /// Why.
         reason: PromotionReason,
     },
-    /// A candidate did not pass the gate (or could not be measured) and stays out of the
-    /// live path; it is the challenger if `challenger`.
+    /// A candidate's trial started.
+    TrialStarted {
+        /// The candidate.
+        version: u32,
+        /// The champion it is tried against.
+        champion: u32,
+    },
+    /// A candidate did not go live and never will serve: it lost its trial (`trial`), or
+    /// its trial was cut short by a newer candidate or a change of champion (`None`).
     Held {
         /// The version.
         version: u32,
-        /// The gate's comparison, if there was enough held-out data.
-        gate: Option<GateCheck>,
-        /// It became the A/B challenger.
-        challenger: bool,
+        /// How its trial ended, if it was tested.
+        trial: Option<TrialResult>,
     },
     /// A training run was thrown away; the champion is untouched.
     Rejected {
@@ -211,13 +147,13 @@ pub enum AuditEvent {
         /// The champion now.
         to: u32,
     },
-    /// A challenger stopped being one (a new champion or a challenger replaced it).
-    ChallengerEnded {
+    /// Retention dropped a version's weights.
+    Retired {
         /// The version.
         version: u32,
     },
-    /// Retention dropped a version's weights.
-    Retired {
+    /// Schemas 2 and 3: a challenger stopped being one.
+    ChallengerEnded {
         /// The version.
         version: u32,
     },
@@ -232,25 +168,26 @@ pub struct AuditEntry {
     pub event: AuditEvent,
 }
 
-/// What happened to a submitted candidate.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// What became of a submitted candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Verdict {
-    /// It is the champion now.
+    /// It is on trial against the champion.
+    OnTrial,
+    /// It won its trial (or was promoted by hand) and is the champion.
     Promoted,
-    /// It is the challenger now.
-    Challenger,
-    /// It is retained but neither champion nor challenger.
+    /// It lost its trial, or the trial was cut short: it never serves.
     Held,
 }
 
-/// The versions and which of them is live.
+/// The versions, which of them is live, and the history.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Registry {
     pub(crate) versions: Vec<Version>,
     pub(crate) champion: u32,
+    /// The candidate on trial.
     pub(crate) challenger: Option<u32>,
     pub(crate) next_id: u32,
-    pub(crate) audit: Vec<AuditEntry>,
+    pub(crate) audit: VecDeque<AuditEntry>,
 }
 
 impl Registry {
@@ -264,7 +201,7 @@ impl Registry {
             champion: 1,
             challenger: None,
             next_id: 1,
-            audit: Vec::new(),
+            audit: VecDeque::new(),
         };
         let id = r.add(Version {
             id: 0,
@@ -274,7 +211,8 @@ impl Registry {
             data: None,
             validation: None,
             test: None,
-            test_range: None,
+            trained_through: 0,
+            trial: None,
             predictor: first,
             reference: None,
         });
@@ -288,14 +226,22 @@ impl Registry {
         self.get(self.champion).unwrap_or(&self.versions[0])
     }
 
-    /// The challenger, if any.
+    /// The candidate on trial, if any.
     pub fn challenger(&self) -> Option<&Version> {
         self.challenger.and_then(|id| self.get(id))
     }
 
     /// A retained version.
     pub fn get(&self, id: u32) -> Option<&Version> {
-        self.versions.iter().find(|v| v.id == id)
+        self.versions
+            .binary_search_by_key(&id, |v| v.id)
+            .ok()
+            .map(|i| &self.versions[i])
+    }
+
+    fn get_mut(&mut self, id: u32) -> Option<&mut Version> {
+        let i = self.versions.binary_search_by_key(&id, |v| v.id).ok()?;
+        Some(&mut self.versions[i])
     }
 
     /// Retained versions, oldest first.
@@ -303,31 +249,14 @@ impl Registry {
         &self.versions
     }
 
-    /// The history, oldest first.
-    pub fn audit(&self) -> &[AuditEntry] {
+    /// The history, oldest first (at most [`Registry::MAX_AUDIT`] entries).
+    pub fn audit(&self) -> &VecDeque<AuditEntry> {
         &self.audit
     }
 
     /// Versions created so far.
     pub fn created(&self) -> u32 {
         self.next_id - 1
-    }
-
-    /// The version with the best test metric (the champion if none has test metrics).
-    pub fn best(&self, metric: GateMetric) -> u32 {
-        let score = |m: &Metrics| match metric {
-            GateMetric::LogLoss => -m.log_loss,
-            GateMetric::Accuracy => m.accuracy,
-        };
-        let mut best = (self.champion, f32::NEG_INFINITY);
-        for v in &self.versions {
-            if let Some(s) = v.test.as_ref().map(score).filter(|s| s.is_finite())
-                && s > best.1
-            {
-                best = (v.id, s);
-            }
-        }
-        best.0
     }
 
     /// The version that was champion at time `at` (by the audit history).
@@ -350,12 +279,13 @@ impl Registry {
 
     fn log(&mut self, at: i64, event: AuditEvent) {
         if self.audit.len() >= Self::MAX_AUDIT {
-            self.audit.remove(0);
+            self.audit.pop_front();
         }
-        self.audit.push(AuditEntry { at, event });
+        self.audit.push_back(AuditEntry { at, event });
     }
 
-    fn add(&mut self, mut v: Version) -> u32 {
+    /// Adds a version (its `id` is assigned here) and records its creation.
+    pub(crate) fn add(&mut self, mut v: Version) -> u32 {
         v.id = self.next_id;
         self.next_id = self.next_id.saturating_add(1);
         let (id, kind, parent, at) = (v.id, v.kind, v.parent, v.created_at);
@@ -372,61 +302,63 @@ impl Registry {
     }
 
     /// Records a rejected training run.
-    pub fn reject(&mut self, kind: VersionKind, why: Rejection, now: i64) {
+    pub(crate) fn reject(&mut self, kind: VersionKind, why: Rejection, now: i64) {
         self.log(now, AuditEvent::Rejected { kind, why });
     }
 
-    /// Adds a trained candidate (its `id` is assigned here) and applies the gate's
-    /// verdict: promoted if `gate` passed; otherwise the challenger, unless it is an
-    /// incremental run and a challenger already exists (a running A/B test is not reset
-    /// by every fine-tune).
-    pub fn submit(
-        &mut self,
-        candidate: Version,
-        gate: Option<GateCheck>,
-        now: i64,
-    ) -> (u32, Verdict) {
-        let kind = candidate.kind;
-        let id = self.add(candidate);
-        if let Some(g) = gate.filter(|g| g.passed) {
-            self.set_champion(id, PromotionReason::Gate(g), now);
-            return (id, Verdict::Promoted);
-        }
-        let challenger = kind != VersionKind::Incremental || self.challenger.is_none();
-        if challenger {
-            self.end_challenger(now);
-            self.challenger = Some(id);
-        }
+    /// Puts version `id` on trial against the champion. A trial already running ends with
+    /// its candidate held.
+    pub(crate) fn start_trial(&mut self, id: u32, now: i64) {
+        self.cut_trial(now);
+        self.challenger = Some(id);
+        let champion = self.champion;
         self.log(
             now,
-            AuditEvent::Held {
+            AuditEvent::TrialStarted {
                 version: id,
-                gate,
-                challenger,
+                champion,
             },
         );
-        (
-            id,
-            if challenger {
-                Verdict::Challenger
-            } else {
-                Verdict::Held
-            },
-        )
     }
 
-    fn end_challenger(&mut self, now: i64) {
+    /// Ends the running trial without a verdict: its candidate is held.
+    pub(crate) fn cut_trial(&mut self, now: i64) {
         if let Some(c) = self.challenger.take() {
-            self.log(now, AuditEvent::ChallengerEnded { version: c });
+            self.log(
+                now,
+                AuditEvent::Held {
+                    version: c,
+                    trial: None,
+                },
+            );
+        }
+    }
+
+    /// Ends the running trial with `result`: the candidate is promoted if it passed, held
+    /// otherwise. Returns the verdict (`None` without a trial).
+    pub(crate) fn conclude_trial(&mut self, result: TrialResult, now: i64) -> Option<Verdict> {
+        let id = self.challenger.take()?;
+        if let Some(v) = self.get_mut(id) {
+            v.trial = Some(result);
+        }
+        if result.passed && self.get(id).is_some() {
+            self.set_champion(id, PromotionReason::Trial(result), now);
+            Some(Verdict::Promoted)
+        } else {
+            self.log(
+                now,
+                AuditEvent::Held {
+                    version: id,
+                    trial: Some(result),
+                },
+            );
+            Some(Verdict::Held)
         }
     }
 
     fn set_champion(&mut self, id: u32, reason: PromotionReason, now: i64) {
         let replaced = self.champion;
         self.champion = id;
-        if self.challenger.is_some() {
-            self.end_challenger(now);
-        }
         self.log(
             now,
             AuditEvent::Promoted {
@@ -437,14 +369,21 @@ impl Registry {
         );
     }
 
-    /// Makes a retained version champion (a manual promotion or an A/B result).
-    pub fn promote(&mut self, id: u32, reason: PromotionReason, now: i64) -> Result<(), Error> {
+    /// Makes a retained version champion by hand. A running trial is cut short (its
+    /// candidate is the new champion if it was the one promoted).
+    pub(crate) fn promote(&mut self, id: u32, now: i64) -> Result<(), Error> {
         if self.get(id).is_none() {
             return Err(Error::UnknownVersion(id));
         }
-        if id != self.champion {
-            self.set_champion(id, reason, now);
+        if id == self.champion {
+            return Ok(());
         }
+        if self.challenger == Some(id) {
+            self.challenger = None;
+        } else {
+            self.cut_trial(now);
+        }
+        self.set_champion(id, PromotionReason::Manual, now);
         Ok(())
     }
 
@@ -465,8 +404,8 @@ impl Registry {
     }
 
     /// Makes `to` (default: the previous champion) the champion again, with exactly the
-    /// weights it had. Returns the new champion.
-    pub fn rollback(&mut self, to: Option<u32>, now: i64) -> Result<u32, Error> {
+    /// weights it had. A running trial is cut short. Returns the new champion.
+    pub(crate) fn rollback(&mut self, to: Option<u32>, now: i64) -> Result<u32, Error> {
         let to = match to {
             Some(id) => id,
             None => self.previous_champion().ok_or(Error::NoPreviousVersion)?,
@@ -476,19 +415,16 @@ impl Registry {
         }
         let from = self.champion;
         if from != to {
+            self.cut_trial(now);
             self.champion = to;
-            if self.challenger == Some(to) {
-                self.challenger = None;
-            }
             self.log(now, AuditEvent::RolledBack { from, to });
         }
         Ok(to)
     }
 
-    /// Drops every version except the newest `keep_last`, the champion, the challenger and
-    /// the best by `metric`.
-    pub fn retain(&mut self, keep_last: u32, metric: GateMetric, now: i64) {
-        let best = self.best(metric);
+    /// Drops every version except the newest `keep_last`, the champion, the candidate on
+    /// trial and `best`.
+    pub(crate) fn retain(&mut self, keep_last: u32, best: Option<u32>, now: i64) {
         let newest: Vec<u32> = self
             .versions
             .iter()
@@ -497,7 +433,10 @@ impl Registry {
             .map(|v| v.id)
             .collect();
         let keep = |id: u32| {
-            id == self.champion || Some(id) == self.challenger || id == best || newest.contains(&id)
+            id == self.champion
+                || Some(id) == self.challenger
+                || Some(id) == best
+                || newest.contains(&id)
         };
         let (kept, dropped): (Vec<Version>, Vec<Version>) = core::mem::take(&mut self.versions)
             .into_iter()
@@ -528,14 +467,6 @@ impl Registry {
 mod tests {
     use super::*;
 
-    fn m(log_loss: f32, samples: u32) -> Metrics {
-        Metrics {
-            samples,
-            log_loss,
-            accuracy: 0.5,
-        }
-    }
-
     fn candidate(kind: VersionKind, p: f32) -> Version {
         Version {
             id: 0,
@@ -544,69 +475,67 @@ mod tests {
             created_at: 0,
             data: None,
             validation: None,
-            test: Some(m(p, 50)),
-            test_range: None,
+            test: None,
+            trained_through: 0,
+            trial: None,
             predictor: Predictor::Prior([p, 0.0, 1.0 - p]),
             reference: None,
         }
     }
 
-    #[test]
-    fn the_gate_promotes_only_at_least_as_good() {
-        let g = GateConfig::default();
-        assert!(g.check(m(1.0, 50), m(1.0, 50)).passed, "ties pass");
-        assert!(!g.check(m(1.01, 50), m(1.0, 50)).passed);
-        assert!(!g.check(m(0.5, 10), m(1.0, 10)).passed, "too few samples");
-        assert!(!g.check(m(0.5, 50), m(1.0, 40)).passed, "different data");
-        assert!(!g.check(m(f32::NAN, 50), m(1.0, 50)).passed);
-        let strict = GateConfig { margin: 0.1, ..g };
-        assert!(!strict.check(m(0.95, 50), m(1.0, 50)).passed);
-        let acc = GateConfig {
-            metric: GateMetric::Accuracy,
-            ..g
-        };
-        let hi = Metrics {
-            accuracy: 0.6,
-            ..m(2.0, 50)
-        };
-        assert!(acc.check(hi, m(1.0, 50)).passed);
-        assert!(GateConfig { margin: 2.0, ..g }.validate().is_err());
+    fn result(passed: bool) -> TrialResult {
+        TrialResult {
+            champion: 1,
+            rows: 100,
+            candidate_log_loss: if passed { 0.9 } else { 1.1 },
+            champion_log_loss: 1.0,
+            candidate_accuracy: 0.5,
+            champion_accuracy: 0.5,
+            difference: if passed { -0.1 } else { 0.1 },
+            std_error: 0.01,
+            p_value: if passed { 0.0 } else { 1.0 },
+            trades: None,
+            pnl_difference: None,
+            pnl_p_value: None,
+            passed,
+        }
     }
 
     #[test]
-    fn submit_promote_rollback_and_audit() {
+    fn trials_promote_or_hold_and_everything_is_audited() {
         let mut r = Registry::new(Predictor::UNIFORM, VersionKind::Initial, 0);
-        let gate = GateConfig::default();
-        let pass = Some(gate.check(m(0.9, 50), m(1.0, 50)));
-        let fail = Some(gate.check(m(1.1, 50), m(1.0, 50)));
-        assert_eq!(
-            r.submit(candidate(VersionKind::Retrain, 0.2), pass, 10),
-            (2, Verdict::Promoted)
-        );
-        assert_eq!(r.champion().id, 2);
-        assert_eq!(
-            r.submit(candidate(VersionKind::Retrain, 0.3), fail, 20),
-            (3, Verdict::Challenger)
-        );
-        assert_eq!(
-            r.submit(candidate(VersionKind::Incremental, 0.4), fail, 30),
-            (4, Verdict::Held)
-        );
-        assert_eq!(r.challenger().map(|v| v.id), Some(3));
-        assert_eq!(r.champion().id, 2, "a failed candidate never goes live");
+        let a = r.add(candidate(VersionKind::Retrain, 0.2));
+        r.start_trial(a, 1);
+        assert_eq!(r.challenger().map(|v| v.id), Some(a));
+        assert_eq!(r.conclude_trial(result(true), 10), Some(Verdict::Promoted));
+        assert_eq!((r.champion().id, r.challenger), (2, None));
+        assert_eq!(r.champion().trial.map(|t| t.passed), Some(true));
+        let b = r.add(candidate(VersionKind::Online, 0.3));
+        r.start_trial(b, 11);
+        assert_eq!(r.conclude_trial(result(false), 20), Some(Verdict::Held));
+        assert_eq!(r.champion().id, 2, "a candidate that lost never goes live");
+        // A newer candidate cuts a running trial short.
+        let c = r.add(candidate(VersionKind::Online, 0.4));
+        r.start_trial(c, 21);
+        let d = r.add(candidate(VersionKind::Retrain, 0.5));
+        r.start_trial(d, 22);
+        assert!(r.audit().iter().any(|e| e.event
+            == AuditEvent::Held {
+                version: c,
+                trial: None
+            }));
+        assert_eq!(r.conclude_trial(result(false), 23), Some(Verdict::Held));
+        assert_eq!(r.conclude_trial(result(true), 24), None, "no trial running");
         r.reject(VersionKind::Retrain, Rejection::NonFinite, 35);
-        assert_eq!(r.created(), 4, "a rejected run creates no version");
+        assert_eq!(r.created(), 5, "a rejected run creates no version");
 
         let before = r.champion().predictor.clone();
-        r.promote(3, PromotionReason::Manual, 40).unwrap();
-        assert_eq!((r.champion().id, r.challenger), (3, None));
+        r.promote(3, 40).unwrap();
+        assert_eq!(r.champion().id, 3);
         assert_eq!(r.rollback(None, 50), Ok(2));
         assert_eq!(r.champion().predictor, before, "weights restored exactly");
         assert_eq!(r.rollback(Some(1), 60), Ok(1));
-        assert_eq!(
-            r.promote(99, PromotionReason::Manual, 70),
-            Err(Error::UnknownVersion(99))
-        );
+        assert_eq!(r.promote(99, 70), Err(Error::UnknownVersion(99)));
         assert_eq!(r.rollback(Some(99), 70), Err(Error::UnknownVersion(99)));
 
         assert_eq!(r.live_at(5), Some(1));
@@ -618,26 +547,34 @@ mod tests {
     }
 
     #[test]
-    fn retention_keeps_the_last_n_champion_challenger_and_best() {
+    fn retention_keeps_the_last_n_champion_candidate_and_best() {
         let mut r = Registry::new(Predictor::UNIFORM, VersionKind::Initial, 0);
-        let gate = GateConfig::default();
-        let fail = Some(gate.check(m(1.1, 50), m(1.0, 50)));
-        // Version 2 has the best test log-loss.
         for (i, p) in [0.1f32, 0.9, 0.8, 0.7, 0.6, 0.5].into_iter().enumerate() {
-            let mut c = candidate(VersionKind::Retrain, p);
-            c.test = Some(m(p, 50));
-            r.submit(c, fail, i as i64);
+            r.add(candidate(VersionKind::Retrain, p));
+            let _ = i;
         }
-        assert_eq!(r.challenger, Some(7));
-        r.retain(2, GateMetric::LogLoss, 100);
+        r.start_trial(7, 99);
+        r.retain(2, Some(2), 100);
         let ids: Vec<u32> = r.versions().iter().map(|v| v.id).collect();
         assert_eq!(ids, [1, 2, 6, 7]);
         assert!(r.is_consistent());
-        assert_eq!(r.rollback(None, 101), Err(Error::NoPreviousVersion));
         assert!(
             r.audit()
                 .iter()
                 .any(|e| e.event == AuditEvent::Retired { version: 3 })
+        );
+    }
+
+    #[test]
+    fn the_audit_keeps_the_newest_entries() {
+        let mut r = Registry::new(Predictor::UNIFORM, VersionKind::Initial, 0);
+        for i in 0..Registry::MAX_AUDIT as i64 + 10 {
+            r.reject(VersionKind::Retrain, Rejection::NoData, i);
+        }
+        assert_eq!(r.audit().len(), Registry::MAX_AUDIT);
+        assert_eq!(
+            r.audit().back().map(|e| e.at),
+            Some(Registry::MAX_AUDIT as i64 + 9)
         );
     }
 

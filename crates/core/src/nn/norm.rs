@@ -16,6 +16,9 @@ pub struct Normalizer {
     count: u64,
     mean: Vec<f64>,
     m2: Vec<f64>,
+    /// `1 / sqrt(m2 / count + EPS)` per feature, derived from the statistics whenever they
+    /// change (so applying needs no square root).
+    scale: Vec<f64>,
 }
 
 impl Normalizer {
@@ -29,6 +32,7 @@ impl Normalizer {
             count: 0,
             mean: vec![0.0; dim],
             m2: vec![0.0; dim],
+            scale: vec![0.0; dim],
         }
     }
 
@@ -46,7 +50,14 @@ impl Normalizer {
                 field: "normalizer statistics",
             });
         }
-        Ok(Self { count, mean, m2 })
+        let mut n = Self {
+            count,
+            scale: vec![0.0; mean.len()],
+            mean,
+            m2,
+        };
+        n.rescale();
+        Ok(n)
     }
 
     /// Number of feature dimensions.
@@ -79,6 +90,18 @@ impl Normalizer {
             *m += d / n;
             *s += d * (xi - *m);
         }
+        self.rescale();
+    }
+
+    fn rescale(&mut self) {
+        let n = self.count as f64;
+        for (k, &s) in self.scale.iter_mut().zip(&self.m2) {
+            *k = if self.count == 0 {
+                0.0
+            } else {
+                1.0 / libm::sqrt(s / n + Self::EPS)
+            };
+        }
     }
 
     /// Forgets all statistics.
@@ -86,6 +109,7 @@ impl Normalizer {
         self.count = 0;
         self.mean.iter_mut().for_each(|x| *x = 0.0);
         self.m2.iter_mut().for_each(|x| *x = 0.0);
+        self.scale.iter_mut().for_each(|x| *x = 0.0);
     }
 
     /// Normalises consecutive rows of `dim` values (a trailing partial row is dropped).
@@ -108,11 +132,10 @@ impl Normalizer {
 
     /// `(x - mean) / sqrt(var + EPS)` per feature (needs `count > 0`).
     fn z<'a>(&'a self, x: &'a [f32]) -> impl Iterator<Item = f64> + 'a {
-        let n = self.count as f64;
         x.iter()
             .zip(&self.mean)
-            .zip(&self.m2)
-            .map(move |((&xi, &m), &s)| (f64::from(xi) - m) / libm::sqrt(s / n + Self::EPS))
+            .zip(&self.scale)
+            .map(move |((&xi, &m), &k)| (f64::from(xi) - m) * k)
     }
 
     /// Writes the normalised `x` into `out` (same length as `x`).

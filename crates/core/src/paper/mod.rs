@@ -21,7 +21,7 @@ use crate::engine::Apply;
 use crate::error::{Error, check};
 use crate::journal::{ExitReason, LevelInput, LevelKind, Outcome, Side};
 use crate::learners::{ExitTrainReport, LevelAdjustment};
-use crate::lifecycle::LearnReport;
+use crate::lifecycle::{LearnReport, TrialEnd};
 use crate::market::{
     Candle, FEATURES, FeatureExtractor, Level, LevelDetector, LevelDetectorConfig,
 };
@@ -118,7 +118,9 @@ pub enum PaperEvent {
         level_adjustment: Option<LevelAdjustment>,
         /// An exit-learner training this close triggered.
         exit_training: Option<ExitTrainReport>,
-        /// A signal-model run this close triggered.
+        /// A trial this close ended (a promotion changes the champion).
+        trial: Option<Box<TrialEnd>>,
+        /// A version this close made, or a retrain it started or finished.
         learned: Option<Box<LearnReport>>,
     },
 }
@@ -374,6 +376,7 @@ impl PaperTrader {
                 outcome: done.outcome,
                 level_adjustment: done.level_adjustment,
                 exit_training: done.exit_training,
+                trial: done.trial.map(Box::new),
                 learned: done.learned.map(Box::new),
             }));
         }

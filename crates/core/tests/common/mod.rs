@@ -1,6 +1,7 @@
 //! Shared test support: small configurations and seeded command streams.
 #![allow(dead_code)]
 
+use tradeloop_core::command::{ForecastRequest, Observation};
 use tradeloop_core::journal::{ExitReason, LevelInput, LevelKind, Side};
 use tradeloop_core::learners::{ExitConfig, LevelConfig, SignalConfig};
 use tradeloop_core::lifecycle::policy::LearnMode;
@@ -11,9 +12,28 @@ use tradeloop_core::{
     SuggestRequest,
 };
 
-/// A small engine configuration that exercises eviction, level adjustments and exit
-/// training within a few hundred commands.
+/// A small engine configuration that exercises eviction, level adjustments, exit training,
+/// online snapshots, trials and spread retrains within a few hundred commands.
 pub(crate) fn small_config() -> EngineConfig {
+    let mut c = small_config_v3();
+    let l = &mut c.lifecycle;
+    l.policy.snapshot_every = 25;
+    l.policy.retrain_every = 100;
+    l.policy.min_train_samples = 20;
+    l.gate.trial = 20;
+    l.gate.block = 4;
+    l.gate.embargo = 2;
+    l.retrain.max_samples = 0;
+    l.retrain.embargo = 2;
+    l.retrain.rows_per_call = 64;
+    l.retrain.max_epochs = 6;
+    l.mixture.max_pending = 4;
+    c
+}
+
+/// [`small_config`] as schemas 1 to 3 stored it (the lifecycle's defaults), for their
+/// golden files.
+pub(crate) fn small_config_v3() -> EngineConfig {
     EngineConfig {
         features: 8,
         journal: tradeloop_core::journal::JournalConfig {
@@ -51,6 +71,7 @@ pub(crate) fn small_config() -> EngineConfig {
 pub(crate) fn stream(seed: u64, n: usize, features: usize) -> Vec<(Command, i64)> {
     let mut r = SplitMix64::new(seed);
     let mut open: Vec<u64> = Vec::new();
+    let mut forecasts: Vec<Vec<f32>> = Vec::new();
     let mut next_id = 1u64;
     let mut t = 1_700_000_000_000i64;
     let mut out = Vec::with_capacity(n);
@@ -62,7 +83,7 @@ pub(crate) fn stream(seed: u64, n: usize, features: usize) -> Vec<(Command, i64)
     while out.len() < n {
         t += 60_000 * (1 + r.below(30) as i64);
         let price = 100.0 * (1.0 + 0.05 * r.normal());
-        let cmd = match r.below(20) {
+        let cmd = match r.below(24) {
             0..=7 => {
                 let level = r.chance(0.7).then(|| LevelInput {
                     price: price * 0.99,
@@ -128,6 +149,19 @@ pub(crate) fn stream(seed: u64, n: usize, features: usize) -> Vec<(Command, i64)
                 ExitMode::Training
             } else {
                 ExitMode::Deployment
+            }),
+            19 | 20 => {
+                let x = feats(&mut r);
+                forecasts.push(x.clone());
+                Command::Forecast(ForecastRequest { features: x })
+            }
+            21 => Command::Observe(Observation {
+                features: if forecasts.is_empty() || r.chance(0.2) {
+                    feats(&mut r)
+                } else {
+                    forecasts.remove(0)
+                },
+                return_pct: 0.02 * r.normal(),
             }),
             _ => match r.below(3) {
                 // Invalid on purpose: must be rejected without any change.
@@ -223,4 +257,24 @@ pub(crate) fn fixture(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(name)
+}
+
+/// `n` observations (features and a return) drawn from `seed`, a feature's sign deciding the
+/// class, with their times.
+pub(crate) fn observations(seed: u64, n: usize, features: usize) -> Vec<(Command, i64)> {
+    let mut r = SplitMix64::new(seed);
+    (0..n)
+        .map(|i| {
+            let x: Vec<f32> = (0..features).map(|_| r.normal() as f32).collect();
+            let ret =
+                if x[0] > 0.0 { 0.01 } else { -0.01 } * if r.chance(0.8) { 1.0 } else { -1.0 };
+            (
+                Command::Observe(Observation {
+                    features: x,
+                    return_pct: ret,
+                }),
+                1_700_000_000_000 + i as i64 * 60_000,
+            )
+        })
+        .collect()
 }
