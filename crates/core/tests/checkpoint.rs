@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{fixture, run, small_config, small_config_v3, stream};
+use common::{default_v3, fixture, run, small_config, small_config_v3, stream};
 use proptest::prelude::*;
 use tradeloop_core::checkpoint::{self, HEADER_LEN, SCHEMA, xxh64};
 use tradeloop_core::{CheckpointError, Command, Engine, EngineConfig, Error, Query, Reply};
@@ -238,7 +238,7 @@ const GOLDEN: &[Golden] = &[
     },
     Golden {
         file: "v1/default.ckpt",
-        config: EngineConfig::default,
+        config: default_v3,
         seed: 7,
         commands: 120,
         features: 32,
@@ -254,7 +254,7 @@ const GOLDEN: &[Golden] = &[
     },
     Golden {
         file: "v2/default.ckpt",
-        config: EngineConfig::default,
+        config: default_v3,
         seed: 7,
         commands: 200,
         features: 32,
@@ -270,7 +270,7 @@ const GOLDEN: &[Golden] = &[
     },
     Golden {
         file: "v3/default.ckpt",
-        config: EngineConfig::default,
+        config: default_v3,
         seed: 7,
         commands: 200,
         features: 32,

@@ -4,10 +4,10 @@ use alloc::vec;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
-use super::kernels;
 use super::loss::{Loss, Target, activation_derivative, loss_and_delta};
 use super::optim::Optimizer;
 use super::simd::Backend;
+use super::{fast, kernels};
 use crate::error::{Error, check};
 use crate::rng::SplitMix64;
 
@@ -558,10 +558,8 @@ fn activate(backend: Backend, act: Activation, v: &mut [f32]) {
     match act {
         Activation::Identity => {}
         Activation::Relu => kernels::relu(backend, v),
-        Activation::Tanh => v.iter_mut().for_each(|x| *x = libm::tanhf(*x)),
-        Activation::Sigmoid => v
-            .iter_mut()
-            .for_each(|x| *x = 1.0 / (1.0 + libm::expf(-*x))),
+        Activation::Tanh => v.iter_mut().for_each(|x| *x = fast::tanh(*x)),
+        Activation::Sigmoid => v.iter_mut().for_each(|x| *x = fast::sigmoid(*x)),
     }
 }
 

@@ -4,6 +4,7 @@
 //! step allocates nothing once the workspace has grown to the batch size. Kernels run on the
 //! fastest [`Backend`] available and produce the same bits on all of them.
 
+mod fast;
 pub(crate) mod kernels;
 mod loss;
 mod mlp;

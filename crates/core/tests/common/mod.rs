@@ -31,6 +31,15 @@ pub(crate) fn small_config() -> EngineConfig {
     c
 }
 
+/// The default configuration as schemas 1 to 3 stored it (the exit learner trained on 2,000
+/// experiences for 5 epochs then), for their golden files.
+pub(crate) fn default_v3() -> EngineConfig {
+    let mut c = EngineConfig::default();
+    c.exits.window = 2_000;
+    c.exits.epochs = 5;
+    c
+}
+
 /// [`small_config`] as schemas 1 to 3 stored it (the lifecycle's defaults), for their
 /// golden files.
 pub(crate) fn small_config_v3() -> EngineConfig {
@@ -57,6 +66,7 @@ pub(crate) fn small_config_v3() -> EngineConfig {
         },
         exits: ExitConfig {
             hidden: vec![4],
+            window: 2_000,
             train_every: 5,
             epochs: 2,
             batch: 8,
