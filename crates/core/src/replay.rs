@@ -401,7 +401,12 @@ impl ReplayBuffer {
 
     /// Slots ordered by insertion (`seq`), oldest first: date order for time-based splits.
     pub fn by_age(&self) -> Vec<usize> {
-        let mut slots: Vec<usize> = (0..self.len()).collect();
+        let n = self.len();
+        if self.config.mode == ReplayMode::Ring {
+            // A ring holds its slots in insertion order from `head` (0 until it is full).
+            return (self.head..n).chain(0..self.head.min(n)).collect();
+        }
+        let mut slots: Vec<usize> = (0..n).collect();
         slots.sort_by_key(|&s| self.seqs[s]);
         slots
     }
@@ -452,6 +457,18 @@ impl ReplayBuffer {
         let finite = |v: &[f32]| crate::error::all_finite("", v).is_ok();
         if !(finite(&p.features) && finite(&p.exits) && finite(&p.rewards)) {
             return Err("replay holds non-finite values");
+        }
+        if p.config.mode == ReplayMode::Ring {
+            // A ring's slots are in insertion order from `head`.
+            let head = (p.head as usize).min(len);
+            let order = p.seqs[head..].iter().chain(&p.seqs[..head]);
+            let mut prev = None;
+            for &s in order {
+                if prev.is_some_and(|q| s <= q) {
+                    return Err("a ring buffer's slots are out of insertion order");
+                }
+                prev = Some(s);
+            }
         }
         let mut index = IdIndex::with_capacity(p.config.capacity as usize);
         for (slot, &id) in p.ids.iter().enumerate() {
@@ -685,6 +702,10 @@ mod tests {
         assert!(ReplayBuffer::from_parts(p).is_err());
         let mut p = parts(&b);
         p.head = 9;
+        assert!(ReplayBuffer::from_parts(p).is_err());
+        // A ring whose slots are not in insertion order from `head` is refused.
+        let mut p = parts(&b);
+        p.seqs.swap(0, 1);
         assert!(ReplayBuffer::from_parts(p).is_err());
     }
 }
