@@ -320,7 +320,18 @@ impl FeatureExtractor {
 /// The W6 label of a bar: `g = ln(close_{t+12} / close_t) / (sigma_t * sqrt(12))`;
 /// `0` if `g < -0.5`, `2` if `g > 0.5`, else `1` (also for NaN).
 pub fn w6_label(close_t: f64, close_t_plus_12: f64, sigma_t: f64) -> u8 {
-    let g = ln(close_t_plus_12 / close_t) / (sigma_t * libm::sqrt(HORIZON as f64));
+    label_of(scaled_return(close_t, close_t_plus_12, sigma_t, HORIZON))
+}
+
+/// The volatility-scaled return over `horizon` bars,
+/// `g = ln(close_later / close_t) / (sigma_t * sqrt(horizon))`, with the W6 `ln`.
+pub fn scaled_return(close_t: f64, close_later: f64, sigma_t: f64, horizon: usize) -> f64 {
+    ln(close_later / close_t) / (sigma_t * libm::sqrt(horizon as f64))
+}
+
+/// The class of a scaled return: `0` if `g < -0.5`, `2` if `g > 0.5`, else `1` (also for
+/// NaN).
+pub fn label_of(g: f64) -> u8 {
     if g < -0.5 {
         0
     } else if g > 0.5 {

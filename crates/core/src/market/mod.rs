@@ -17,9 +17,12 @@ mod time;
 
 pub use candle::{Candle, CandleError};
 pub use csv::{CSV_HEADER, CsvError, MAX_ROW_ERRORS, RowError, RowProblem, parse_csv};
-pub use features::{FEATURE_NAMES, FEATURES, FeatureExtractor, HORIZON, WARM, w6_label, w6_stream};
+pub use features::{
+    FEATURE_NAMES, FEATURES, FeatureExtractor, HORIZON, WARM, label_of, scaled_return, w6_label,
+    w6_stream,
+};
 pub use levels::{
     LEVEL_FEATURE_NAMES, LEVEL_FEATURES, Level, LevelDetector, LevelDetectorConfig, LevelKind,
     MAX_LEVEL_WINDOW,
 };
-pub use time::{TimestampError, parse_timestamp};
+pub use time::{TimestampError, civil_from_days, date_of, parse_timestamp};

@@ -77,6 +77,29 @@ pub(crate) const fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// The proleptic Gregorian date `(year, month 1..=12, day 1..=31)` of `days` since
+/// 1970-01-01 (H. Hinnant).
+pub fn civil_from_days(days: i128) -> (i128, i128, i128) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097; // [0, 146096]
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
+    let mp = (5 * doy + 2) / 153; // [0, 11], March = 0
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i128::from(m <= 2);
+    (y, m, d)
+}
+
+/// The UTC calendar date `(year, month 1..=12, day 1..=31)` of a time in ms since the Unix
+/// epoch. Total: every `i64` has a date.
+pub fn date_of(ms: i64) -> (i64, u32, u32) {
+    let (y, m, d) = civil_from_days(i128::from(ms.div_euclid(86_400_000)));
+    // |y| < 2^63 / (365 * 86_400_000) and 1 <= m, d <= 31: the narrowing is exact.
+    (y as i64, m as u32, d as u32)
+}
+
 /// Parses a timestamp of the market CSV into **milliseconds** since the Unix epoch, UTC.
 ///
 /// Accepted forms (surrounding whitespace is ignored):
@@ -212,6 +235,20 @@ fn parse_iso(b: &[u8]) -> Result<i64, TimestampError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_of_instants() {
+        assert_eq!(date_of(0), (1970, 1, 1));
+        assert_eq!(date_of(-1), (1969, 12, 31));
+        assert_eq!(date_of(1_582_934_400_000), (2020, 2, 29));
+        assert_eq!(date_of(1_609_459_199_000), (2020, 12, 31));
+        assert_eq!(date_of(1_609_459_200_000), (2021, 1, 1));
+        assert_eq!(date_of(1_169_578_800_000), (2007, 1, 23));
+        for ms in [i64::MIN, i64::MAX] {
+            let (y, m, d) = date_of(ms);
+            assert!(y.abs() > 200_000_000 && (1..=12).contains(&m) && (1..=31).contains(&d));
+        }
+    }
 
     #[test]
     fn known_instants() {
