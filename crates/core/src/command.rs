@@ -10,6 +10,7 @@ use crate::config::EngineConfig;
 use crate::journal::{ExitPlan, ExitReason, LevelInput, Outcome, Side, Signal, TradeRecord};
 use crate::learners::{ExitMode, ExitTrainReport, LevelAdjustment};
 use crate::lifecycle::ab::Arm;
+use crate::lifecycle::mixture::ExpertProbs;
 use crate::lifecycle::monitor::{MonitorReport, WindowStats};
 use crate::lifecycle::policy::LearnMode;
 use crate::lifecycle::registry::{AuditEntry, VersionKind};
@@ -250,6 +251,9 @@ pub struct Forecasted {
     pub signal: Signal,
     /// The champion's version (one of the mixture's experts).
     pub model_version: u32,
+    /// What each expert forecast, in [`Expert::ALL`](crate::lifecycle::mixture::Expert)
+    /// order (the mixture of these is `signal`).
+    pub experts: ExpertProbs,
 }
 
 /// Trades closed in a window ending at the newest close.

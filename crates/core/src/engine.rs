@@ -240,6 +240,7 @@ impl Engine {
             id,
             signal,
             model_version: champion,
+            experts: probs,
         }))
     }
 

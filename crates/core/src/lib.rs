@@ -43,6 +43,7 @@ pub mod command;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod evaluate;
 pub mod journal;
 pub mod learners;
 pub mod lifecycle;

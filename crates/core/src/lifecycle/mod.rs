@@ -106,7 +106,8 @@ pub struct DriftConfig {
     pub page_hinkley: PageHinkleyConfig,
     /// Population stability index of recent inputs against the champion's training data.
     pub psi: PsiConfig,
-    /// Extreme-input guard (z-scores under the online network's running statistics).
+    /// Extreme-input guard (z-scores under the champion network's statistics, or the online
+    /// network's while the champion is a class prior).
     pub guard: GuardConfig,
 }
 
@@ -504,7 +505,12 @@ impl Lifecycle {
                 self.drift = true;
             }
         }
-        let norm = &self.online.net.norm;
+        // The champion network's statistics (frozen since its training), or, while the
+        // champion is a class prior, the online network's.
+        let norm = champion
+            .predictor
+            .net()
+            .map_or(&self.online.net.norm, |n| &n.norm);
         if norm.count() >= 2 {
             let z = norm.z_scores(features);
             let extreme = drift::is_extreme(&z, &config.drift.guard);
