@@ -9,7 +9,9 @@
 //! - [`settings`]: the `--config` file.
 //! - [`universe`]: paper trading several series with the ranker (top K).
 //! - [`report`]: `tradeloop report`, Markdown and SVG charts of what an engine learned.
+//! - [`evaluate`]: `tradeloop evaluate`, the W6 protocol on any candle series.
 
+pub mod evaluate;
 pub mod plugin;
 pub mod ranker;
 pub mod report;

@@ -23,7 +23,7 @@ use tradeloop_host::runtime::Runtime;
 use tradeloop_host::settings::Settings;
 use tradeloop_host::{ranker, universe};
 
-/// The bundled series `paper` trades when no `--data` is given: SPY hourly bars 2007-2021
+/// The bundled series `paper` and `evaluate` use when no `--data` is given: SPY hourly bars 2007-2021
 /// (QuantConnect Lean, Apache-2.0; see data/market/README.md).
 const BUNDLED: &str = include_str!("../../data/market/SPY_1h.csv");
 
@@ -67,11 +67,33 @@ enum Cmd {
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
-    /// Signal accuracy and win rate over trades closed in the last N days.
+    /// Signal accuracy and win rate over trades closed in the last N days (counted back
+    /// from the newest close, so a historical run reports its own period).
     Accuracy {
-        /// Days back from now.
+        /// Days back from the newest close.
         #[arg(long)]
         days: u32,
+    },
+    /// Score the served forecast, each expert, the running prior and a frozen network on a
+    /// CSV, prequentially (the W6 protocol), natively and without a state directory.
+    Evaluate {
+        /// CSV `timestamp,open,high,low,close,volume` (default: bundled SPY hourly bars).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Label horizon in bars.
+        #[arg(long, default_value_t = 12)]
+        horizon: u32,
+        /// Only bars at or after this date (`YYYY-MM-DD` or any CSV timestamp); the W6
+        /// spec uses SPY from 2007-01-01.
+        #[arg(long)]
+        from: Option<String>,
+        /// Labels the frozen network is trained on (default: 2,000, or a fifth of the
+        /// stream if that is less).
+        #[arg(long)]
+        frozen_after: Option<u32>,
+        /// Engine seed.
+        #[arg(long, default_value_t = 6)]
+        seed: u64,
     },
     /// Trades, win rate, PnL, Sharpe, drawdown, model versions and learner state.
     Summary,
@@ -408,40 +430,56 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Cmd::Accuracy { days } => {
             let mut rt = open(&cli, settings, None)?;
-            let now = now_ms();
-            let Reply::Trades(closed) =
-                rt.execute(Command::Query(Query::ClosedTrades { limit: u32::MAX }), now)?
-            else {
+            let Reply::Accuracy(a) = query(&mut rt, Query::Accuracy { days: *days })? else {
                 bail!("unexpected reply");
             };
-            let since = now - i64::from(*days) * 86_400_000;
-            let recent: Vec<_> = closed
-                .iter()
-                .filter_map(|t| t.close.map(|c| (t, c)))
-                .filter(|(_, c)| c.time >= since)
-                .collect();
-            let n = recent.len();
-            let right = recent
-                .iter()
-                .filter(|(t, c)| t.signal.class == c.outcome)
-                .count();
-            let wins = recent
-                .iter()
-                .filter(|(_, c)| c.outcome == tradeloop_core::Outcome::Win)
-                .count();
-            let ratio = |k: usize| (n > 0).then(|| k as f64 / n as f64);
-            let report = serde_json::json!({
-                "days": days, "trades": n,
-                "accuracy": ratio(right), "win_rate": ratio(wins),
-            });
-            out(json, &report, || match n {
-                0 => format!("no trades closed in the last {days} days"),
-                _ => format!(
-                    "last {days} days: {n} trades, signal accuracy {:.1}%, win rate {:.1}%",
-                    100.0 * right as f64 / n as f64,
-                    100.0 * wins as f64 / n as f64
+            let w = a.window;
+            out(json, &a, || match (w.trades, a.until) {
+                (0, _) | (_, None) => "no trades closed yet".to_string(),
+                (n, Some(until)) => format!(
+                    "{days} days to the newest close ({}): {n} trades, signal accuracy {}, win \
+                     rate {}",
+                    tradeloop_host::report::datetime(until),
+                    w.accuracy
+                        .map_or("-".into(), |x| format!("{:.1}%", 100.0 * x)),
+                    w.win_rate
+                        .map_or("-".into(), |x| format!("{:.1}%", 100.0 * x)),
                 ),
             })?;
+        }
+        Cmd::Evaluate {
+            data,
+            horizon,
+            from,
+            frozen_after,
+            seed,
+        } => {
+            let from = from
+                .as_deref()
+                .map(tradeloop_core::market::parse_timestamp)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--from: {e}"))?;
+            let protocol = tradeloop_core::evaluate::Protocol {
+                horizon: *horizon,
+                frozen_after: frozen_after.unwrap_or(0),
+                seed: *seed,
+                ..Default::default()
+            };
+            let spinner = Spinner::start("evaluating");
+            let engine = settings.engine.clone();
+            let r = match data {
+                Some(path) => tradeloop_host::evaluate::run_file(path, from, engine, protocol),
+                None => tradeloop_host::evaluate::run(
+                    "bundled SPY_1h.csv",
+                    BUNDLED,
+                    from,
+                    engine,
+                    protocol,
+                ),
+            };
+            drop(spinner);
+            let r = r?;
+            out(json, &r, || tradeloop_host::evaluate::render(&r))?;
         }
         Cmd::Summary => {
             let mut rt = open(&cli, settings, None)?;
@@ -522,10 +560,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                             || format!("rejected ({:?})", r.rejected),
                             |v| format!("{v:?}")
                         ),
-                        r.gate.map_or(String::new(), |g| format!(
-                            "; held-out {:?} {:.4} vs live {:.4} on {} samples",
-                            g.metric, g.candidate, g.champion, g.samples
+                        r.test.map_or(String::new(), |m| format!(
+                            "; held-out log-loss {:.4}, accuracy {:.3} on {} samples",
+                            m.log_loss, m.accuracy, m.samples
                         ))
+                    );
+                }
+                if let Some(r) = &l.signal.retrain {
+                    s += &format!(
+                        "\nretrain running: {} epochs done on {} + {} samples",
+                        r.epochs, r.rows[0], r.rows[1]
                     );
                 }
                 if let Some(e) = &l.signal.evaluation {
@@ -547,24 +591,31 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             out(json, &v, || {
                 let mut s = String::from(
-                    "id     parent kind         role        model    test log-loss  test accuracy  created (ms)",
+                    "id     parent kind         role        model    trial (log-loss vs champion, p)   created (ms)",
                 );
                 for x in &v {
                     s += &format!(
-                        "\n{:<6} {:<6} {:<12} {:<11} {:<8} {:<14} {:<14} {}",
+                        "\n{:<6} {:<6} {:<12} {:<11} {:<8} {:<33} {}",
                         x.id,
                         x.parent.map_or("-".into(), |p| p.to_string()),
                         format!("{:?}", x.kind),
                         if x.champion {
                             "live"
                         } else if x.challenger {
-                            "challenger"
+                            "on trial"
+                        } else if x.best {
+                            "best"
                         } else {
                             ""
                         },
                         if x.network { "network" } else { "prior" },
-                        x.test.map_or("-".into(), |m| format!("{:.4}", m.log_loss)),
-                        x.test.map_or("-".into(), |m| format!("{:.3}", m.accuracy)),
+                        x.trial.map_or("-".into(), |t| format!(
+                            "{} {:.4} vs {:.4}, p {:.3}",
+                            if t.passed { "won" } else { "lost" },
+                            t.candidate_log_loss,
+                            t.champion_log_loss,
+                            t.p_value
+                        )),
                         x.created_at
                     );
                 }

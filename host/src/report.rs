@@ -29,20 +29,22 @@ use tradeloop_core::abi::Request;
 use tradeloop_core::command::Stats;
 use tradeloop_core::learners::LEVEL_FEATURE_NAMES;
 use tradeloop_core::lifecycle::ab::Arm;
+use tradeloop_core::lifecycle::mixture::{EXPERTS, Expert};
 use tradeloop_core::lifecycle::monitor::MonitorReport;
 use tradeloop_core::lifecycle::registry::{AuditEntry, AuditEvent, PromotionReason};
-use tradeloop_core::lifecycle::{DriftAlarm, DriftReport, VersionInfo};
+use tradeloop_core::lifecycle::{DriftAlarm, DriftReport, MixtureReport, VersionInfo};
 use tradeloop_core::{Command, Engine, EngineConfig, Outcome, Query, Reply};
 
 use crate::store::{StateDir, StoreError};
 
 /// The chart files a report consists of, besides `report.md`, in report order.
-pub const CHARTS: [&str; 7] = [
+pub const CHARTS: [&str; 8] = [
     "equity.svg",
     "accuracy.svg",
     "levels.svg",
     "exits.svg",
     "versions.svg",
+    "experts.svg",
     "drift.svg",
     "ab.svg",
 ];
@@ -495,6 +497,12 @@ struct History {
     experiments: Vec<Experiment>,
     arm_pnl: [Series; 2],
     arm_equity: [f64; 2],
+    /// The mixture's mean weight of each expert after every label.
+    experts: [Series; EXPERTS],
+    /// After every label: the served forecast's summed log-loss minus the running prior's,
+    /// and its proven bound, both per scored row.
+    excess: Series,
+    bound: Series,
     /// `(seq, identical)` when the replay was compared with a checkpoint.
     checked: Option<(u64, bool)>,
 }
@@ -507,6 +515,7 @@ struct End {
     levels: Vec<(i64, [f32; 6])>,
     monitor: MonitorReport,
     drift: DriftReport,
+    mixture: MixtureReport,
 }
 
 /// Everything the report shows.
@@ -591,6 +600,9 @@ impl History {
             experiments: Vec::new(),
             arm_pnl: [Series::new(), Series::new()],
             arm_equity: [0.0; 2],
+            experts: Default::default(),
+            excess: Series::new(),
+            bound: Series::new(),
             checked: None,
             config,
         }
@@ -601,7 +613,8 @@ impl History {
         let close = match command {
             Command::Close(c) => engine.journal().get(c.trade_id).map(|t| {
                 // The arm the engine credits: the one whose version made the prediction.
-                let arm = engine.lifecycle().ab().and_then(|ab| {
+                let arms = engine.lifecycle().trial().and_then(|t| t.ab.as_ref());
+                let arm = arms.and_then(|ab| {
                     if t.model_version == ab.challenger.version {
                         Some(Arm::Challenger)
                     } else if t.model_version == ab.champion.version {
@@ -654,6 +667,19 @@ impl History {
             }
         }
 
+        // The served mixture, after every label it scored.
+        if matches!(reply, Reply::Closed(_) | Reply::Observed(_)) {
+            let lc = &engine.config().lifecycle;
+            let m = engine.lifecycle().mixture();
+            for (series, w) in self.experts.iter_mut().zip(m.mean_weights(&lc.mixture)) {
+                series.push(t, w);
+            }
+            let rows = m.scores().rows.max(1) as f64;
+            let r = engine.lifecycle().mixture_report(lc);
+            self.excess.push(t, r.excess_vs_prior / rows);
+            self.bound.push(t, r.bound_vs_prior / rows);
+        }
+
         // Drift detectors.
         let lc = &engine.config().lifecycle;
         let a = engine.lifecycle().drift_report(lc);
@@ -700,11 +726,11 @@ impl History {
             self.drift.drain(..2 * MAX_POINTS);
         }
 
-        // A/B experiments.
-        let key = engine
-            .lifecycle()
-            .ab()
-            .map(|ab| (ab.champion.version, ab.challenger.version, ab.started_at));
+        // A/B experiments: trials with A/B routing.
+        let key = engine.lifecycle().trial().and_then(|t| {
+            let ab = t.ab.as_ref()?;
+            Some((ab.champion.version, ab.challenger.version, t.started_at))
+        });
         let current = self
             .experiments
             .last()
@@ -749,13 +775,20 @@ impl History {
         Ok(End {
             stats: *stats,
             versions: engine.lifecycle().versions(),
-            audit: engine.lifecycle().registry().audit().to_vec(),
+            audit: engine
+                .lifecycle()
+                .registry()
+                .audit()
+                .iter()
+                .copied()
+                .collect(),
             levels,
             monitor: engine
                 .lifecycle()
                 .monitor()
                 .report(&lc.monitor, as_of, None),
             drift: engine.lifecycle().drift_report(lc),
+            mixture: engine.lifecycle().mixture_report(lc),
         })
     }
 }
@@ -794,6 +827,17 @@ mod color {
     pub(super) const LIGHT_ORANGE: RGBColor = RGBColor(255, 190, 130);
     /// One colour per level feature.
     pub(super) const SIX: [RGBColor; 6] = [BLUE, ORANGE, GREEN, RED, PURPLE, BROWN];
+    /// One colour per expert of the mixture.
+    pub(super) const EIGHT: [RGBColor; 8] = [
+        GRAY,
+        LIGHT_BLUE,
+        GREEN,
+        LIGHT_ORANGE,
+        ORANGE,
+        PURPLE,
+        BLUE,
+        BROWN,
+    ];
 }
 
 /// How a line is drawn.
@@ -1191,24 +1235,12 @@ fn num_label(v: f64) -> String {
     }
 }
 
-/// The UTC calendar date `(year, month, day)` of ms since the Unix epoch (proleptic
-/// Gregorian, by 400-year eras of 146,097 days).
 fn civil(ms: i64) -> (i64, u32, u32) {
-    let days = ms.div_euclid(86_400_000) + 719_468; // days since 0000-03-01
-    let era = days.div_euclid(146_097);
-    let day_of_era = days.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153; // March = 0
-    let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    tradeloop_core::market::date_of(ms)
 }
 
 /// `YYYY-MM-DD HH:MM:SS UTC`.
-fn datetime(ms: i64) -> String {
+pub fn datetime(ms: i64) -> String {
     let (y, m, d) = civil(ms);
     let s = ms.rem_euclid(86_400_000) / 1000;
     format!(
@@ -1296,7 +1328,7 @@ impl VersionTimeline {
                     let y = f64::from(version);
                     match kind {
                         VersionKind::Retrain => v.retrains.push(t, y),
-                        VersionKind::Incremental => v.fine_tunes.push(t, y),
+                        VersionKind::Incremental | VersionKind::Online => v.fine_tunes.push(t, y),
                         VersionKind::Initial | VersionKind::Imported => v.others.push(t, y),
                     }
                     v.newest.push(t, y);
@@ -1316,7 +1348,9 @@ impl VersionTimeline {
                 }
                 AuditEvent::Rejected { .. } => v.counts.rejected += 1,
                 AuditEvent::Held { .. } => v.counts.held += 1,
-                AuditEvent::ChallengerEnded { .. } | AuditEvent::Retired { .. } => {}
+                AuditEvent::TrialStarted { .. }
+                | AuditEvent::ChallengerEnded { .. }
+                | AuditEvent::Retired { .. } => {}
             }
         }
         v
@@ -1434,6 +1468,25 @@ impl Report {
         ];
         versions.y_include = vec![0.0];
 
+        let mut trust = Panel::new("weight in the served mixture", "no labels yet");
+        trust.lines = h
+            .experts
+            .iter()
+            .zip(Expert::ALL)
+            .zip(color::EIGHT)
+            .map(|((s, x), c)| Line::new(x.name(), c, s.points()))
+            .collect();
+        trust.y_include = vec![0.0, 1.0];
+        let mut regret = Panel::new(
+            "served log-loss minus the running prior's (nats per row)",
+            "no labels yet",
+        );
+        regret.lines = vec![
+            Line::new("proven bound", color::RED, h.bound.points()).style(Style::Dashed),
+            Line::new("served minus prior", color::BLUE, h.excess.points()),
+        ];
+        regret.y_include = vec![0.0];
+
         let lc = &h.config.lifecycle.drift;
         let pauses: Vec<(f64, f64)> = h
             .pauses
@@ -1529,6 +1582,10 @@ impl Report {
             chart("Support/resistance level weights", vec![levels]),
             chart("Exit learner: exploration and reward", vec![exits]),
             chart("Signal model versions", vec![versions]),
+            chart(
+                "What the engine trusts: the served mixture's experts",
+                vec![trust, regret],
+            ),
             chart("Drift detection", vec![ph, psi]),
             chart("A/B tests: PnL per arm", vec![ab]),
         ]
@@ -1776,7 +1833,7 @@ impl Report {
         w("Retained versions:");
         w("");
         w(
-            "| id | parent | kind | role | model | created | training data | test log-loss | test accuracy |",
+            "| id | parent | kind | role | model | created | training data | test log-loss | trial |",
         );
         w("|---|---|---|---|---|---|---|---|---|");
         for v in &e.versions {
@@ -1788,7 +1845,9 @@ impl Report {
                 if v.champion {
                     "live"
                 } else if v.challenger {
-                    "challenger"
+                    "on trial"
+                } else if v.best {
+                    "best"
                 } else {
                     ""
                 },
@@ -1803,15 +1862,53 @@ impl Report {
                     date(d.to)
                 )),
                 v.test.map_or("-".into(), |m| format!("{:.4}", m.log_loss)),
-                v.test.map_or("-".into(), |m| pct(f64::from(m.accuracy))),
+                v.trial.map_or("-".into(), |t| format!(
+                    "{} against v{}: {:.4} vs {:.4} on {} labels, p = {:.4}",
+                    if t.passed { "won" } else { "lost" },
+                    t.champion,
+                    t.candidate_log_loss,
+                    t.champion_log_loss,
+                    t.rows,
+                    t.p_value
+                )),
             ));
         }
         w("");
 
-        image(&mut w, 5, "Drift");
+        image(&mut w, 5, "What the engine trusts");
+        let m = &e.mixture;
+        let rows = m.rows.max(1) as f64;
+        w(&format!(
+            "The forecast the engine serves is a mixture of {} experts, weighted by how each \
+             forecast labels it had not seen (exponential weights with a fixed share). Top: \
+             each expert's mean weight after every label. Bottom: the served forecast's \
+             log-loss minus the running prior's, per scored row, and the proven bound on it \
+             (ARCHITECTURE.md). After {} labels: served log-loss {}, {:+.5} nats per row \
+             against the prior (bound {:.5}).",
+            m.experts.len(),
+            m.rows,
+            m.log_loss.map_or("-".into(), |l| format!("{l:.4}")),
+            m.excess_vs_prior / rows,
+            m.bound_vs_prior / rows
+        ));
+        w("");
+        w("| expert | weight now | log-loss | accuracy |");
+        w("|---|---|---|---|");
+        for x in &m.experts {
+            w(&format!(
+                "| {} | {:.3} | {} | {} |",
+                x.expert.name(),
+                x.weight,
+                x.log_loss.map_or("-".into(), |l| format!("{l:.4}")),
+                x.accuracy.map_or("-".into(), pct)
+            ));
+        }
+        w("");
+
+        image(&mut w, 6, "Drift");
         let d = &h.config.lifecycle.drift;
         w(&format!(
-            "Top: the Page-Hinkley statistic on the champion's 0/1 error stream (alarm above \
+            "Top: the Page-Hinkley statistic on the served forecast's 0/1 error stream (alarm above \
              lambda = {}) with the error rate over the last {SHORT} closed trades; bottom: the \
              largest population stability index of the last {} inputs against the champion's \
              training data (drift above {}). Vertical lines mark alarms, grey bands the times \
@@ -1853,12 +1950,12 @@ impl Report {
             w("");
         }
 
-        image(&mut w, 6, "A/B tests");
+        image(&mut w, 7, "A/B tests");
         if h.experiments.is_empty() {
             w(
-                "No A/B test ran: an experiment starts when a trained candidate does not pass \
-               the promotion gate but is kept as challenger, and it gets a share of the trades \
-               (`lifecycle.ab`). The chart is empty.",
+                "No A/B test ran: with `lifecycle.ab.enabled` (off by default) a candidate on \
+               trial gets a share of the trades, and its trial waits for enough trades per \
+               arm. The chart is empty.",
             );
         } else {
             let total = |i: usize| {
@@ -1954,27 +2051,33 @@ fn describe(e: &AuditEvent) -> String {
         } => format!(
             "v{version} promoted over v{replaced}: {}",
             match reason {
-                PromotionReason::Gate(g) => format!(
-                    "passed the gate ({:?} {:.4} vs {:.4} on {} samples)",
-                    g.metric, g.candidate, g.champion, g.samples
+                PromotionReason::Trial(r) => format!(
+                    "won its trial (log-loss {:.4} vs {:.4} on {} labels, p = {:.4})",
+                    r.candidate_log_loss, r.champion_log_loss, r.rows, r.p_value
                 ),
                 PromotionReason::Manual => "by hand".to_owned(),
+                PromotionReason::HeldOut {
+                    candidate,
+                    champion,
+                    samples,
+                } => format!(
+                    "passed the held-out gate of schemas 2-3 ({candidate:.4} vs {champion:.4} on \
+                     {samples} samples)"
+                ),
                 PromotionReason::AbTest { p_value } => {
                     format!("won the A/B test (p = {p_value:.4})")
                 }
             }
         ),
-        AuditEvent::Held {
-            version,
-            gate,
-            challenger,
-        } => format!(
-            "v{version} held back{}{}",
-            gate.map_or(" (too little held-out data)".to_owned(), |g| format!(
-                " ({:?} {:.4} vs {:.4} on {} samples)",
-                g.metric, g.candidate, g.champion, g.samples
-            )),
-            if challenger { ", now challenger" } else { "" }
+        AuditEvent::TrialStarted { version, champion } => {
+            format!("v{version} on trial against v{champion}")
+        }
+        AuditEvent::Held { version, trial } => format!(
+            "v{version} held: {}",
+            trial.map_or("its trial was cut short".to_owned(), |r| format!(
+                "lost its trial (log-loss {:.4} vs {:.4} on {} labels, p = {:.4})",
+                r.candidate_log_loss, r.champion_log_loss, r.rows, r.p_value
+            ))
         ),
         AuditEvent::Rejected { kind, why } => format!("{kind:?} run rejected ({why:?})"),
         AuditEvent::RolledBack { from, to } => format!("rolled back from v{from} to v{to}"),

@@ -44,7 +44,10 @@ fn paper_continues_across_runs_and_is_deterministic() {
     let second = ok_json(&a, &["paper", "--data", btc]);
     let closed2 = second["engine"]["trades"]["closed"].as_u64().unwrap();
     assert!(closed2 > closed1 + 50, "{closed1} then {closed2}");
-    assert!(second["engine"]["signal"]["created"].as_u64().unwrap() > created1);
+    let labels = |v: &serde_json::Value| v["engine"]["signal"]["labels"].as_u64().unwrap();
+    assert_eq!(labels(&first), closed1, "every close is a label learned");
+    assert_eq!(labels(&second), closed2, "and they carry over");
+    assert!(second["engine"]["signal"]["created"].as_u64().unwrap() >= created1);
     assert!(second["events"].as_u64().unwrap() > first["events"].as_u64().unwrap());
     // The checkpoint decodes to readable JSON.
     let ckpt = t.join("x.tlc");
@@ -57,11 +60,11 @@ fn paper_continues_across_runs_and_is_deterministic() {
     assert!(o.status.success());
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(
-        v["base"]["journal"]["next_id"],
+        v["journal"]["next_id"],
         second["engine"]["opened"].as_u64().unwrap() + 1
     );
     assert!(
-        v["base"]["lifecycle"]["versions"]
+        v["lifecycle"]["versions"]
             .as_array()
             .is_some_and(|v| !v.is_empty())
     );

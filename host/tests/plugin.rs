@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use tradeloop_core::abi::{self, ABI_VERSION, Request, Response, Status};
-use tradeloop_core::command::Observation;
+use tradeloop_core::command::{ForecastRequest, Observation};
 use tradeloop_core::lifecycle::policy::LearnMode;
 use tradeloop_core::rng::SplitMix64;
 use tradeloop_core::{
@@ -123,7 +123,12 @@ fn documented_byte_examples() {
     assert_eq!(reply(Reply::LevelHistory(vec![])), [11, 0]);
     assert_eq!(reply(Reply::Versions(vec![])), [13, 0]);
     assert_eq!(reply(Reply::Audit(vec![])), [14, 0]);
-    assert_eq!(reply(Reply::Ab(None)), [16, 0]);
+    assert_eq!(reply(Reply::Trial(None)), [16, 0]);
+    assert_eq!(command(Command::Query(Query::Mixture)), [9, 13]);
+    assert_eq!(
+        command(Command::Forecast(ForecastRequest { features: vec![] })),
+        [11, 0]
+    );
     assert_eq!(reply(Reply::Due(vec![])), [18, 0]);
     let create = enc(&Request::Create {
         config: Box::new(EngineConfig::default()),
@@ -139,7 +144,7 @@ fn documented_byte_examples() {
         postcard::to_allocvec(&EngineConfig::default())
             .unwrap()
             .len(),
-        231
+        264
     );
     // Trailing bytes after a complete request are ignored by the decoder.
     let mut fresh = embedded();
@@ -173,10 +178,11 @@ fn documented_byte_examples() {
     let Ok(Response::Snapshot(checkpoint)) = postcard::from_bytes(&snapshot) else {
         panic!("a Snapshot response")
     };
+    let varint = |n: usize| (usize::BITS - n.max(1).leading_zeros()).div_ceil(7) as usize;
     assert_eq!(
-        checkpoint.len() + 3,
+        1 + varint(checkpoint.len()) + checkpoint.len(),
         snapshot.len(),
-        "tag + 2-byte varint length"
+        "tag, varint length, bytes"
     );
     assert!(checkpoint.starts_with(b"TRADLOOP"));
     assert!(plugin.take_log().is_empty());
@@ -255,6 +261,8 @@ struct Stream {
     open: BTreeMap<u64, f64>,
     /// The last id seen, open or closed.
     last_id: u64,
+    /// Features forecast and not observed yet.
+    forecasts: Vec<Vec<f32>>,
 }
 
 impl Stream {
@@ -264,6 +272,7 @@ impl Stream {
             now: T0,
             open: BTreeMap::new(),
             last_id: 0,
+            forecasts: Vec::new(),
         }
     }
 
@@ -311,10 +320,23 @@ impl Stream {
                 }
                 None => self.open_command(),
             },
-            65..75 => Command::Observe(Observation {
+            65..70 => Command::Observe(Observation {
                 features: features(&mut self.rng),
                 return_pct: 0.01 * self.rng.normal(),
             }),
+            // A forecast now, its label later (an Observe of the same features).
+            70..73 => {
+                let x = features(&mut self.rng);
+                self.forecasts.push(x.clone());
+                Command::Forecast(ForecastRequest { features: x })
+            }
+            73..75 => match self.forecasts.pop() {
+                Some(x) => Command::Observe(Observation {
+                    features: x,
+                    return_pct: 0.01 * self.rng.normal(),
+                }),
+                None => Command::Query(Query::Mixture),
+            },
             75..80 => Command::Learn(LearnRequest {
                 mode: [
                     LearnMode::Auto,
@@ -333,7 +355,7 @@ impl Stream {
                     levels,
                 })
             }
-            85..90 => Command::Query(match self.rng.below(12) {
+            85..90 => Command::Query(match self.rng.below(14) {
                 0 => Query::Stats,
                 1 => Query::Trade(self.rng.below(self.last_id + 2)),
                 2 => Query::OpenTrades,
@@ -343,8 +365,10 @@ impl Stream {
                 6 => Query::Versions,
                 7 => Query::Audit { limit: 5 },
                 8 => Query::Monitor { version: None },
-                9 => Query::Ab,
+                9 => Query::Trial,
                 10 => Query::Drift,
+                11 => Query::Mixture,
+                12 => Query::Accuracy { days: 7 },
                 _ => Query::Due,
             }),
             90..93 => Command::RunDue,
