@@ -1,8 +1,13 @@
-//! `cargo bench -p tradeloop-bench [-- --peers] [--quick] [--only W1,W2,W3,W5,W6]`
+//! `cargo bench -p tradeloop-bench [--features plugin] [-- --peers] [--quick]
+//! [--only W1,W1E,W2,W3,W5,W6,W7]`
 //!
 //! Prints one line per figure, `<workload> <runtime> [<what>] <value> <unit>`, e.g.
 //! `W1 native 258000 steps/s`, then `<workload> ratio ...` lines against the peers measured
 //! in the same run. Lines starting with `#` are context (machine, load, repetitions).
+//!
+//! W1 is the **kernel**: `Mlp::train` on one sample, the update the peers' W1 measures.
+//! W1E and W7 are the **engine**: every command through `Engine::apply`, journal, replay,
+//! learners, mixture and lifecycle included.
 
 #![allow(clippy::print_stdout)] // printing the figures is this program's job
 
@@ -13,6 +18,7 @@ use tradeloop_bench::gate::Gate;
 use tradeloop_bench::peers::{Anchors, PeerFigure};
 use tradeloop_bench::w3::{self, W3Sizes};
 use tradeloop_bench::w6::{self, W6Result, W6Sizes};
+use tradeloop_bench::w7::{self, Online, Serve};
 use tradeloop_bench::workloads::{self, Sizes, W5State};
 use tradeloop_core::nn::Backend;
 
@@ -36,7 +42,11 @@ fn main() {
         .position(|a| a == "--only")
         .and_then(|i| args.get(i + 1))
         .map(|s| s.split(',').map(str::to_uppercase).collect())
-        .unwrap_or_else(|| ["W1", "W2", "W3", "W5", "W6"].map(String::from).to_vec());
+        .unwrap_or_else(|| {
+            ["W1", "W1E", "W2", "W3", "W5", "W6", "W7"]
+                .map(String::from)
+                .to_vec()
+        });
     let wants = |w: &str| only.iter().any(|o| o == w);
     let sizes = if quick { Sizes::QUICK } else { Sizes::SPEC };
     // A smoke run checks the harness, not the machine: it does not wait for a quiet CPU.
@@ -79,7 +89,7 @@ fn main() {
             };
             println!("W1 {name} {:.0} steps/s", r.steps_per_s);
             println!(
-                "# W1 {name}: backend {}, reps {:?}, {:.2} us/step, train acc {:.1}%, {}",
+                "# W1 {name} (the kernel: Mlp::train on one sample, not the engine): backend {}, reps {:?}, {:.2} us/step, train acc {:.1}%, {}",
                 b.name(),
                 r.reps.iter().map(|x| x.round()).collect::<Vec<_>>(),
                 1e6 / r.steps_per_s,
@@ -192,11 +202,62 @@ fn main() {
             let _ = std::fs::remove_dir_all(&dir);
         }
     }
+    if wants("W1E") {
+        let n = if quick { 2_000 } else { 50_000 };
+        let mut g = Gate::new(wait_s);
+        g.before_rep();
+        match w7::closes(n) {
+            Ok(r) => {
+                println!("W1E native {:.0} closes/s", r.closes_per_s);
+                println!("W1E native worst-close {:.3} ms", r.worst_close_ms);
+                println!(
+                    "# W1E native (the engine: apply(Close) with journal, replay, learners, mixture, lifecycle; default config, random features): {} trades, {:.0} open+close pairs/s, {}",
+                    r.trades,
+                    r.pairs_per_s,
+                    g.describe()
+                );
+            }
+            Err(e) => println!("# W1E failed: {e}"),
+        }
+        g.after_rep();
+    }
     if wants("W6") {
         let sizes = if quick { W6Sizes::QUICK } else { W6Sizes::SPEC };
         match w6::run(sizes) {
             Ok(r) => print_w6(&r),
             Err(e) => println!("# W6 failed: {e}"),
+        }
+    }
+    let mut w7_native = None;
+    if wants("W7") {
+        let sizes = if quick { W6Sizes::QUICK } else { W6Sizes::SPEC };
+        match w6::spy_rows(sizes) {
+            Ok(rows) => {
+                let mut g = Gate::new(wait_s);
+                g.before_rep();
+                let runs: Vec<(&str, Result<Online, String>)> = vec![
+                    ("native", w7::native(&rows, Serve::Forecast)),
+                    ("native-suggest", w7::native(&rows, Serve::Suggest)),
+                    #[cfg(feature = "plugin")]
+                    ("plugin", w7::plugin(&rows, Serve::Forecast)),
+                ];
+                g.after_rep();
+                for (name, r) in runs {
+                    match r {
+                        Ok(o) => print_w7(name, &o),
+                        Err(e) => println!("# W7 {name} failed: {e}"),
+                    }
+                    if name == "native" {
+                        w7_native = w7::native(&rows, Serve::Forecast).ok();
+                    }
+                }
+                #[cfg(not(feature = "plugin"))]
+                println!(
+                    "# W7 plugin: not built (cargo bench -p tradeloop-bench --features plugin)"
+                );
+                println!("# W7: {}", g.describe());
+            }
+            Err(e) => println!("# W7 failed: {e}"),
         }
     }
 
@@ -212,6 +273,26 @@ fn main() {
             return;
         }
     };
+    if wants("W7") || wants("W6") {
+        let series = format!("{}@2007-01-01", w6::spy_path().display());
+        let (online, not_run) = anchors.run_online(&series);
+        for why in &not_run {
+            println!("# peer not run: {why}");
+        }
+        for p in &online {
+            println!("W7 {} {:.0} rows/s", p.peer, p.rows_per_s);
+            println!("W6 {} log-loss {:.4} nats", p.peer, p.log_loss);
+            println!("W6 {} accuracy {:.2} %", p.peer, 100.0 * p.accuracy);
+            println!("# W7 {}: {}", p.peer, p.context);
+            if let Some(o) = &w7_native {
+                println!(
+                    "W7 ratio native/{} {:.2}x",
+                    p.peer,
+                    o.rows_per_s / p.rows_per_s
+                );
+            }
+        }
+    }
     let run = anchors.run_all(sizes.reps, wants);
     for why in &run.not_run {
         println!("# peer not run: {why}");
@@ -248,206 +329,82 @@ fn main() {
 }
 
 fn date(ms: i64) -> String {
-    let (y, m, d) = w6::date_of(ms);
+    let (y, m, d) = tradeloop_core::market::date_of(ms);
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-/// The peers' SPY_1h rows of `shared/bench/anchors/W6_RESULTS_shared.md` (whole stream):
-/// `(model, accuracy, last-30% accuracy, macro-F1, log-loss, rows/s)`.
-const W6_PEERS_SPY: [(&str, f64, f64, f64, f64, f64); 3] = [
-    (
-        "majority class so far (Laplace)",
-        0.3857,
-        0.3974,
-        0.1875,
-        1.0895,
-        2_254_479.0,
-    ),
-    (
-        "PyTorch MLP 32-64-64-3, Adam, b=1",
-        0.3931,
-        0.4014,
-        0.3465,
-        1.0979,
-        3_023.0,
-    ),
-    (
-        "river ARFClassifier(10)",
-        0.3878,
-        0.4039,
-        0.3529,
-        1.1052,
-        684.0,
-    ),
-];
+fn print_w7(name: &str, o: &Online) {
+    println!("W7 {name} {:.0} rows/s", o.rows_per_s);
+    println!("W7 {name} worst-call {:.3} ms", o.worst_ms.0);
+    println!(
+        "# W7 {name}: {} rows, {} calls (Observe + {}), median call {:.4} ms, p99 {:.4} ms, slowest at row {}",
+        o.rows,
+        o.calls,
+        if name.ends_with("suggest") {
+            "Suggest"
+        } else {
+            "Forecast"
+        },
+        o.p50_ms,
+        o.p99_ms,
+        o.worst_ms.1
+    );
+}
 
 fn print_w6(r: &W6Result) {
-    let [(_, learning), (_, fixed), (_, prior)] = &r.models;
-    let scored = r.rows - r.scored_from;
-    for (name, m) in &r.models {
-        println!("W6 {name} log-loss {:.4} nats", m.scored.log_loss());
-        println!("W6 {name} accuracy {:.2} %", 100.0 * m.scored.accuracy());
-    }
+    let e = &r.evaluation;
     println!(
-        "W6 learning rows/s {:.0} rows/s",
-        r.rows as f64 / r.learning_s.max(1e-9)
+        "# W6 stream: SPY_1h bars from 2007-01-01, {} rows ({} .. {}), labels 0/1/2 = {:?}; the protocol of tradeloop_core::evaluate (12-row label delay: Observe row k-12, then Forecast row k); {:.2} s",
+        e.rows,
+        date(e.span.0),
+        date(e.span.1),
+        e.labels,
+        r.seconds
     );
-    println!("W6 learning wall {:.2} s", r.learning_s);
-    println!(
-        "W6 learning versions-created {} versions",
-        r.learning_final.0
-    );
-    let promoted: u32 = r
-        .tally
-        .runs
-        .iter()
-        .filter(|(k, _)| k.ends_with(" promoted"))
-        .map(|(_, v)| v)
-        .sum();
-    println!("W6 learning promoted {promoted} versions");
-    println!(
-        "# W6 stream: SPY_1h bars from 2007-01-01, {} bars -> {} rows ({} .. {}), labels 0/1/2 = {:?}, feat_sum {:.10e}",
-        r.bars,
-        r.rows,
-        date(r.span.0),
-        date(r.span.1),
-        r.label_counts,
-        r.feat_sum
-    );
-    println!(
-        "# W6 protocol: 12-row label delay (Observe row k-12, then Suggest row k); scored rows k >= {} ({scored} rows, {} .. {}), after the static model's retrain on {} observations",
-        r.scored_from,
-        date(r.scored_from_time),
-        date(r.span.1),
-        r.static_training.at_row + 1 - 12,
-    );
-    println!("# W6 | model | rows | accuracy | log-loss | macro-F1 | predicted 0/1/2 |");
-    for (name, m) in &r.models {
-        let s = &m.scored;
-        println!(
-            "# W6 | {name} | {} | {:.4} | {:.4} | {:.4} | {:?} |",
-            s.n,
-            s.accuracy(),
-            s.log_loss(),
-            s.macro_f1(),
-            s.predicted()
-        );
-    }
-    for (a, b, x, y) in [
-        ("learning", "prior", learning, prior),
-        ("learning", "static", learning, fixed),
-        ("static", "prior", fixed, prior),
-    ] {
-        let (mean, se, blocks) = w6::paired_difference(&x.losses, &y.losses);
-        println!(
-            "# W6 log-loss {a} - {b}: {mean:+.4} nats/row, block standard error {se:.4} ({blocks} blocks of {} rows; negative: {a} better)",
-            w6::BLOCK
-        );
-    }
-    println!(
-        "# W6 by year | year | rows | acc learning | acc static | acc prior | ll learning | ll static | ll prior |"
-    );
-    for (year, l) in &learning.by_year {
-        let f = &fixed.by_year[year];
-        let p = &prior.by_year[year];
-        println!(
-            "# W6 by year | {year} | {} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} |",
-            l.n,
-            l.accuracy(),
-            f.accuracy(),
-            p.accuracy(),
-            l.log_loss(),
-            f.log_loss(),
-            p.log_loss()
-        );
-    }
-    println!(
-        "# W6 whole stream (the peers' protocol, all {} rows) | model | accuracy | last-30% acc | macro-F1 | log-loss |",
-        r.rows
-    );
-    for (name, m) in &r.models {
-        println!(
-            "# W6 whole stream | {name} | {:.4} | {:.4} | {:.4} | {:.4} |",
-            m.all.accuracy(),
-            m.last30.accuracy(),
-            m.all.macro_f1(),
-            m.all.log_loss()
-        );
-    }
-    for (name, acc, last30, f1, ll, rows_s) in W6_PEERS_SPY {
-        println!(
-            "# W6 whole stream | peer: {name} (24,910 rows) | {acc:.4} | {last30:.4} | {f1:.4} | {ll:.4} | {rows_s:.0} rows/s"
-        );
-    }
-    let t = &r.tally;
-    println!(
-        "# W6 learning engine: {:.2} s in Observe + Suggest ({:.0} us/row), slowest Observe {:.1} ms (row {}), {} training epochs in all",
-        r.learning_s,
-        1e6 * r.learning_s / r.rows as f64,
-        t.slowest_ms.0,
-        t.slowest_ms.1,
-        t.epochs
-    );
-    println!(
-        "# W6 learning engine decisions (Observe replies with a run): {:?}",
-        t.decisions
-    );
-    println!("# W6 learning engine runs: {:?}", t.runs);
-    println!(
-        "# W6 learning engine: {} retrains chose the class prior over the network; {} champion changes; at the end {} versions created, {} retained, champion v{} ({}, {})",
-        t.prior_chosen,
-        t.champion_changes,
-        r.learning_final.0,
-        r.learning_final.1,
-        r.learning_final.2,
-        r.learning_champion_kind,
-        if r.learning_final.3 {
-            "network"
-        } else {
-            "class prior"
+    for p in &e.predictors {
+        let name = p.name.replace(' ', "-");
+        if let Some(all) = p.all {
+            println!("W6 {name} log-loss {:.4} nats", all.log_loss());
+            println!("W6 {name} accuracy {:.2} %", 100.0 * all.accuracy());
         }
+    }
+    println!(
+        "# W6 | predictor | log-loss | accuracy | macro-F1 | last-30% acc | scored log-loss | scored acc | scored vs prior (block se) |"
     );
-    for (what, (l, p)) in ["a network", "a class prior"].iter().zip(&t.by_champion) {
-        if l.n == 0 {
-            continue;
-        }
+    for p in &e.predictors {
+        let all = p.all.map_or("- | - | -".into(), |s| {
+            format!(
+                "{:.4} | {:.4} | {:.4}",
+                s.log_loss(),
+                s.accuracy(),
+                s.macro_f1()
+            )
+        });
         println!(
-            "# W6 learning engine, scored rows predicted while its champion was {what}: {} rows, log-loss {:.4} (running prior on the same rows {:.4}), accuracy {:.4} (prior {:.4})",
-            l.n,
-            l.log_loss(),
-            p.log_loss(),
-            l.accuracy(),
-            p.accuracy()
+            "# W6 | {} | {all} | {:.4} | {:.4} | {:.4} | {:+.4} ({:.4}) |",
+            p.name,
+            p.last30.accuracy(),
+            p.scored.log_loss(),
+            p.scored.accuracy(),
+            p.vs_prior.mean,
+            p.vs_prior.std_error
         );
     }
-    let st = &r.static_training;
-    let run = st.report.run.as_ref();
+    let m = &e.mixture;
     println!(
-        "# W6 static engine: forced retrain at row {} took {:.1} ms: verdict {:?}, prior chosen {}, epochs {}, validation {:?}, test {:?}, gate {:?}; champion v{} ({}, {}); {:.2} s in all",
-        st.at_row,
-        st.ms,
-        run.and_then(|x| x.verdict),
-        run.is_some_and(|x| x.prior_chosen),
-        run.and_then(|x| x.log.as_ref()).map_or(0, |l| l.epochs),
-        run.and_then(|x| x.validation),
-        run.and_then(|x| x.test),
-        run.and_then(|x| x.gate),
-        st.champion,
-        st.champion_kind,
-        if st.network { "network" } else { "class prior" },
-        r.static_s
+        "# W6 mixture as the engine scores it: {:+.5} nats/row against the running prior, proven bound {:.5} nats/row ({} copies, {} labels); weights {:?}",
+        m.excess_vs_prior / m.rows.max(1) as f64,
+        m.bound_vs_prior / m.rows.max(1) as f64,
+        m.copies,
+        m.rows,
+        m.experts
+            .iter()
+            .map(|x| format!("{} {:.3}", x.expert.name(), x.weight))
+            .collect::<Vec<_>>()
     );
-    let o = &r.observe_replies;
+    let t = &e.engine;
     println!(
-        "# W6 learning engine's own Observe replies on the scored rows ({} rows; made after learning the 12 rows whose labels overlap, so not a fair forecast): accuracy {:.4}, log-loss {:.4}",
-        o.n,
-        o.accuracy(),
-        o.log_loss()
+        "# W6 engine: {} versions ({} snapshots, {} retrains), trials {} promoted / {} held, champion v{}",
+        t.versions, t.snapshots, t.retrains, t.promoted, t.held, t.champion
     );
-    if r.label_fallbacks > 0 {
-        println!(
-            "# W6 {} rows needed the explicit label encoding (g * 2 * flat_band classified differently)",
-            r.label_fallbacks
-        );
-    }
 }

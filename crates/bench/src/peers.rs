@@ -291,6 +291,96 @@ impl Anchors {
     }
 }
 
+/// The online learners of W6/W7 run by `prequential_river.py` on the W6 stream, with the
+/// short name of each.
+pub const W7_PEERS: [(&str, &str); 5] = [
+    ("majority", "majority"),
+    ("vw_quad", "vw-quad"),
+    ("softmax", "river-softmax"),
+    ("arf", "river-arf"),
+    ("torch_mlp", "pytorch-mlp"),
+];
+
+/// One online learner run by `prequential_river.py` on a W6 stream.
+#[derive(Debug, Clone)]
+pub struct OnlinePeer {
+    /// Short name (see [`W7_PEERS`]).
+    pub peer: &'static str,
+    /// Rows per second, one example at a time, from Python.
+    pub rows_per_s: f64,
+    /// Log-loss over the whole stream.
+    pub log_loss: f64,
+    /// Accuracy over the whole stream.
+    pub accuracy: f64,
+    /// Versions and load, for the context line.
+    pub context: String,
+}
+
+impl Anchors {
+    /// Runs the online learners of [`W7_PEERS`] whose packages are installed on the W6
+    /// stream of `series` (`PATH.csv@YYYY-MM-DD` as `prequential_river.py` takes it), one
+    /// after another in this session. Peers not run are returned with the reason.
+    pub fn run_online(&self, series: &str) -> (Vec<OnlinePeer>, Vec<String>) {
+        let mut not_run = Vec::new();
+        let mut models = Vec::new();
+        for (model, _) in W7_PEERS {
+            let needs: &[Needs] = match model {
+                "majority" => &[Needs::Py("numpy")],
+                "vw_quad" => &[Needs::Py("numpy"), Needs::Py("vowpalwabbit")],
+                "torch_mlp" => &[Needs::Py("numpy"), Needs::Py("torch"), Needs::Py("river")],
+                _ => &[Needs::Py("numpy"), Needs::Py("river")],
+            };
+            match self.missing(needs) {
+                Some(why) => not_run.push(format!("W7 peer {model}: {why}")),
+                None => models.push(model),
+            }
+        }
+        if models.is_empty() {
+            return (Vec::new(), not_run);
+        }
+        let out = std::env::temp_dir().join(format!("tradeloop-w7-{}.jsonl", std::process::id()));
+        let _ = std::fs::remove_file(&out);
+        let list = models.join(",");
+        let out_s = out.display().to_string();
+        let args = [
+            "prequential_river.py",
+            "--series",
+            series,
+            "--models",
+            &list,
+            "--results",
+            &out_s,
+        ];
+        let _ = self.run(&self.dir, &self.python, &args);
+        let text = std::fs::read_to_string(&out).unwrap_or_default();
+        let _ = std::fs::remove_file(&out);
+        let peers = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|row| {
+                let model = row.get("model")?.as_str()?;
+                let peer = W7_PEERS.iter().find(|(m, _)| *m == model)?.1;
+                Some(OnlinePeer {
+                    peer,
+                    rows_per_s: row.get("rows_per_s")?.as_f64()?,
+                    log_loss: row.get("log_loss")?.as_f64()?,
+                    accuracy: row.get("accuracy")?.as_f64()?,
+                    context: format!(
+                        "{} rows, load {} before; {}",
+                        row.get("rows_eval")
+                            .map_or_else(String::new, ToString::to_string),
+                        row.get("load1_before")
+                            .map_or_else(String::new, ToString::to_string),
+                        row.get("versions")
+                            .map_or_else(String::new, ToString::to_string)
+                    ),
+                })
+            })
+            .collect();
+        (peers, not_run)
+    }
+}
+
 /// Maps a peer's result row to a short figure name.
 fn figure(row: &serde_json::Value) -> Option<PeerFigure> {
     let fig = row.get("figure")?.as_str()?;

@@ -300,7 +300,7 @@ pub fn durable_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// The state's large arrays as raw bytes without any format (the floor).
 fn raw_floor(e: &Engine) -> Vec<u8> {
-    let dto = tradeloop_core::checkpoint::v2::EngineV2::from_engine(e);
+    let dto = tradeloop_core::checkpoint::v4::EngineV4::from_engine(e);
     let mut out = Vec::new();
     let mut f32s = |v: &[f32]| {
         v.iter()
@@ -311,6 +311,7 @@ fn raw_floor(e: &Engine) -> Vec<u8> {
             f32s(&net.params.0);
         }
     }
+    f32s(&dto.lifecycle.online.net.params.0);
     f32s(&dto.replay.features.0);
     f32s(&dto.replay.exits.0);
     f32s(&dto.replay.rewards.0);
