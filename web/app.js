@@ -18,6 +18,11 @@ const ROLLING = 50;
 const JOURNAL_ROWS = 25;
 const LEVEL_NAMES = ['volume density', 'touches', 'bounce', 'failed breakouts', 'duration', 'multi-TF'];
 const LEVEL_COLORS = ['#4c9aff', '#2bb673', '#e0a030', '#ef5350', '#b388ff', '#8a94a6'];
+/** The served mixture's experts, in `engine.mixture()` order; a pooled expert is a lighter shade of its own. */
+const EXPERTS = ['Prior', 'Recent', 'Linear', 'LinearPooled', 'Online', 'OnlinePooled', 'Champion', 'ChampionPooled'];
+const EXPERT_COLORS = ['#8a94a6', '#b388ff', '#4c9aff', '#9cc6ff', '#2bb673', '#8fe3b0', '#e0a030', '#f5d08a'];
+/** Points kept of the per-close histories (ε, expert weights). */
+const HISTORY = 5000;
 const CHECKPOINT_FORMAT = 1;
 const EXIT_LABEL = { Stop: 'SL', Target: 'TP', Timeout: 'time', Manual: 'close' };
 
@@ -33,6 +38,10 @@ const S = {
   seq: 0, // journalled events so far
   manual: null, // { id, side, stop, target }
   eps: [], // exit-learner epsilon after each close
+  // The mixture's expert weights after each close, a row per close in EXPERTS order. Not
+  // persisted (the engine keeps only its current weights): after a reload, an import or a
+  // reset the history restarts from the engine's weights at that point.
+  mix: [],
   playing: false,
   timer: null,
   pending: new Set(),
@@ -157,8 +166,21 @@ async function flush() {
 
 // ---------------------------------------------------------------- engine plumbing
 
+/**
+ * The page's engine settings. A replay in the page closes a few hundred trades, not the
+ * thousands a bot sees over months: a snapshot of the online network goes on trial every 50
+ * closed trades, and a trial is decided on 50 labels in blocks of 5 (the engine's defaults,
+ * 2,000 and 2,000, would make no version in a page session).
+ */
+const ENGINE_CONFIG = {
+  lifecycle: {
+    policy: { snapshot_every: 50, retrain_every: 500, min_train_samples: 100 },
+    gate: { trial: 50, block: 5, embargo: 1 },
+  },
+};
+
 function newEngine(now) {
-  return new tl.Engine(null, SEED, now);
+  return new tl.Engine(ENGINE_CONFIG, SEED, now);
 }
 
 function newTrader(symbol) {
@@ -180,10 +202,29 @@ const tradeId = (x) => Number(x);
 function recordEpsilon() {
   try {
     S.eps.push(S.engine.stats().exits.epsilon);
-    if (S.eps.length > 5000) S.eps.splice(0, S.eps.length - 5000);
+    if (S.eps.length > HISTORY) S.eps.splice(0, S.eps.length - HISTORY);
   } catch {
     /* stats cannot fail on a live engine */
   }
+}
+
+/** A MixtureReport's expert weights in EXPERTS order. */
+const expertWeights = (m) => EXPERTS.map((name) => m.experts.find((e) => e.expert === name)?.weight ?? NaN);
+
+/** Samples the mixture's expert weights (after a close, or to start the history). */
+function recordMixture(m = null) {
+  try {
+    S.mix.push(expertWeights(m ?? S.engine.mixture()));
+    if (S.mix.length > HISTORY) S.mix.splice(0, S.mix.length - HISTORY);
+  } catch {
+    /* the mixture report cannot fail on a live engine */
+  }
+}
+
+/** Both per-close histories: call after every journalled close. */
+function recordClose() {
+  recordEpsilon();
+  recordMixture();
 }
 
 /** The Open command of a journalled trade, as it went into the engine. */
@@ -217,7 +258,7 @@ function exitOn(p, c) {
 function closeTrade(id, price, reason, now) {
   const close = { trade_id: id, price, reason };
   const closed = S.engine.close(close, now);
-  recordEpsilon();
+  recordClose();
   persist('close', { Close: close }, now);
   return closed;
 }
@@ -241,7 +282,7 @@ function stepBar() {
     if (kind === 'Opened') {
       persist('open', openCommandOf(tradeId(e.trade_id)), c.time);
     } else if (kind === 'Closed') {
-      recordEpsilon();
+      recordClose();
       persist('close', { Close: { trade_id: e.trade_id, price: e.price, reason: e.reason } }, c.time);
     }
   }
@@ -449,6 +490,7 @@ async function reset() {
   S.seq = 0;
   S.manual = null;
   S.eps = [];
+  S.mix = []; // restarted by the next render
   S.chartBars = -1;
   $('stat-events').textContent = '0';
   syncSeriesSelect();
@@ -490,7 +532,9 @@ async function importCheckpoint(file) {
   S.trader = trader;
   S.manual = null;
   S.eps = [];
+  S.mix = [];
   recordEpsilon();
+  recordMixture();
   persist('import', { Import: { file: file.name, bytes: bytes.length } });
   render(true);
 }
@@ -706,6 +750,8 @@ function renderPanels() {
   $('weights-adjustments').textContent = String(hist.length);
   $('weights-canvas').dataset.points = String(hist.length);
 
+  renderExperts();
+
   lineChart($('epsilon-canvas'), [{ values: S.eps, color: '#b388ff' }], {
     min: 0,
     xLabel: `${S.eps.length} closes`,
@@ -721,6 +767,44 @@ function renderPanels() {
   renderJournal(closed);
 }
 
+/** What the engine trusts: the mixture's expert weights after each close, and its regret. */
+function renderExperts() {
+  const m = S.engine.mixture();
+  // A new, restored or imported engine: the history starts from its weights now.
+  if (S.mix.length === 0) recordMixture(m);
+  const series = EXPERTS.map((_, k) => ({ values: S.mix.map((r) => r[k]), color: EXPERT_COLORS[k] }));
+  lineChart($('experts-canvas'), series, { min: 0, max: 1, xLabel: `${S.mix.length} points (one per close)` });
+  $('experts-canvas').dataset.points = String(S.mix.length);
+  const now = expertWeights(m);
+  legend(
+    $('experts-legend'),
+    EXPERTS.map((label, k) => ({
+      label,
+      color: EXPERT_COLORS[k],
+      value: Number.isFinite(now[k]) ? now[k].toFixed(3) : '—',
+      data: { testid: 'expert-weight', expert: label },
+    })),
+  );
+  // Log-loss of the served forecast minus the running prior's, per scored row (< 0: better
+  // than the prior), beside the proven bound on that excess.
+  const rows = Number(m.rows);
+  const signed = (x) => `${x >= 0 ? '+' : ''}${x.toFixed(4)}`;
+  $('experts-info').textContent =
+    rows > 0
+      ? `log-loss vs running prior ${signed(m.excess_vs_prior / rows)} nats/row ` +
+        `(bound ${signed(m.bound_vs_prior / rows)}) over ${rows} rows` +
+        (m.log_loss != null ? `, log-loss ${m.log_loss.toFixed(4)}` : '')
+      : 'no forecast scored yet';
+}
+
+/** What the versions table shows of a version: its trial's candidate scores, else held-out test, else validation. */
+function versionMetrics(v) {
+  if (v.trial) return { log_loss: v.trial.candidate_log_loss, accuracy: v.trial.candidate_accuracy, source: 'trial' };
+  if (v.test) return { ...v.test, source: 'test' };
+  if (v.validation) return { ...v.validation, source: 'validation' };
+  return null;
+}
+
 function renderVersions() {
   const body = $('versions').tBodies[0];
   const versions = S.engine.versions();
@@ -733,18 +817,24 @@ function renderVersions() {
         tr.dataset.version = String(v.id);
         if (v.champion) tr.className = 'champion';
         else if (v.challenger) tr.className = 'challenger';
+        if (v.best) tr.classList.add('best');
+        const mt = versionMetrics(v);
+        const roles = [v.champion && 'champion', v.challenger && 'on trial', v.best && 'best'].filter(Boolean);
         const cells = [
-          `v${v.id}`,
-          v.parent != null ? `v${v.parent}` : '—',
-          `${v.kind}${v.network ? '' : ' (prior)'}`,
-          fmtTime(v.created_at).slice(0, 10),
-          v.validation ? v.validation.log_loss.toFixed(4) : '—',
-          v.validation ? pct(v.validation.accuracy) : '—',
-          v.champion ? 'champion' : v.challenger ? 'challenger' : '',
+          [`v${v.id}`],
+          [v.parent != null ? `v${v.parent}` : '—'],
+          [`${v.kind}${v.network ? '' : ' (prior)'}`],
+          [fmtTime(v.created_at).slice(0, 10)],
+          [mt ? mt.log_loss.toFixed(4) : '—', mt?.source],
+          [mt ? pct(mt.accuracy) : '—', mt?.source],
+          [roles.join(', ')],
         ];
-        for (const c of cells) {
+        // The metric cells say where their numbers come from.
+        const trial = v.trial ? `trial: ${v.trial.passed ? 'passed' : 'not passed'} on ${v.trial.rows} rows` : '';
+        for (const [text, source] of cells) {
           const td = document.createElement('td');
-          td.textContent = c;
+          td.textContent = text;
+          if (source) td.title = source === 'trial' ? trial : source;
           tr.append(td);
         }
         const td = document.createElement('td');
@@ -830,6 +920,7 @@ async function restoreOrStart() {
       S.seq = rec.seq ?? (await store.countEvents(S.db));
       S.manual = rec.manual ?? null;
       S.eps = rec.eps ?? [];
+      S.mix = []; // not in the checkpoint: the first render starts it from the restored weights
       return true;
     } catch (e) {
       showError(e, 'The saved state could not be restored (Reset clears it); starting afresh:');
@@ -927,6 +1018,8 @@ window.tradeloop = {
   stats: () => S.engine.stats(),
   versions: () => S.engine.versions(),
   levelHistory: () => S.engine.levelHistory(),
+  mixture: () => S.engine.mixture(),
+  trial: () => S.engine.trial(),
   closedTrades: (n = 1000) => S.engine.closedTrades(n),
   openTrades: () => S.engine.openTrades(),
   levels: () => S.trader.levels(),
@@ -940,6 +1033,7 @@ window.tradeloop = {
     strategyTrade: S.trader.openTrade() ?? null,
     playing: S.playing,
     epsilonPoints: S.eps.length,
+    mixturePoints: S.mix.length,
   }),
   events: (n = 50) => store.lastEvents(S.db, n),
   buy: () => manualOpen('Long'),

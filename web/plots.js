@@ -106,15 +106,24 @@ export function lineChart(canvas, series, opts = {}) {
   }
 }
 
-/** A legend: [{ color, label }] into a container element. */
+/**
+ * A legend: [{ color, label, value?, data? }] into a container element. `value` is shown in
+ * bold after the label; `data` goes into the key's dataset (e.g. `{ testid: 'x' }`).
+ */
 export function legend(el, items) {
   el.replaceChildren(
-    ...items.map(({ color, label }) => {
+    ...items.map(({ color, label, value, data }) => {
       const span = document.createElement('span');
       span.className = 'key';
+      if (data) Object.assign(span.dataset, data);
       const sw = document.createElement('i');
       sw.style.background = color;
       span.append(sw, document.createTextNode(label));
+      if (value != null) {
+        const b = document.createElement('b');
+        b.textContent = String(value);
+        span.append(' ', b);
+      }
       return span;
     }),
   );

@@ -4,7 +4,8 @@
 //
 // Serves web/ with a tiny static server on an ephemeral localhost port, opens the page in a
 // fresh Chromium profile and checks: a run of N bars journals trades and updates the panels
-// (no console errors); a reload restores the same engine snapshot bytes at the same bar;
+// (among them the mixture's 8 expert weights, summing to 1; no console errors); a reload
+// restores the same engine snapshot bytes at the same bar and the same expert weights;
 // the exported checkpoint decodes in the host (`tradeloop inspect`) and survives the host's
 // import/export byte for byte, and imports back into the page; a malformed CSV shows a
 // readable error naming the bad line and changes nothing; manual Buy then Close are
@@ -131,6 +132,27 @@ const MALFORMED_CSV = [
   '',
 ].join('\n');
 
+/** The experts panel's weights, `[{ name, weight }]` (weight NaN when the text does not parse). */
+async function expertWeights(page) {
+  const texts = await page.$$eval('#experts-panel [data-testid=expert-weight]', (els) =>
+    els.map((el) => el.textContent.trim()),
+  );
+  return texts.map((t) => {
+    const m = /^(\S+)\s+(\d+\.\d{3})$/.exec(t);
+    return { name: m ? m[1] : t, weight: m ? Number(m[2]) : NaN };
+  });
+}
+
+/** Pixels drawn on a canvas (alpha > 0). */
+function inked(page, selector) {
+  return page.$eval(selector, (c) => {
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < d.length; i += 4) n += d[i] > 0 ? 1 : 0;
+    return n;
+  });
+}
+
 async function main() {
   for (const f of ['index.html', 'app.js', 'pkg/tradeloop_wasm.js', 'pkg/tradeloop_wasm_bg.wasm',
     'vendor/lightweight-charts.standalone.production.js', 'data/SPY_1h.csv']) {
@@ -214,7 +236,43 @@ async function main() {
     const versions = await tl(() => window.tradeloop.versions());
     const vRows = await page.$$eval('#versions tbody tr', (r) => r.length);
     eq(vRows, versions.length, `versions table lists ${versions.length} versions`);
+    const shownVersions = await page.$$eval('#versions tbody tr', (rows) =>
+      rows.map((r) => ({ id: Number(r.dataset.version), logLoss: r.cells[4].textContent, role: r.cells[6].textContent })),
+    );
+    const versionById = new Map(versions.map((v) => [v.id, v]));
+    const roleOf = (v) =>
+      [v.champion && 'champion', v.challenger && 'on trial', v.best && 'best'].filter(Boolean).join(', ');
+    check(shownVersions.every((r) => r.role === roleOf(versionById.get(r.id))),
+      'versions table roles: champion / on trial / best', JSON.stringify(shownVersions));
+    const tried = versions.filter((v) => v.trial);
+    const shownLogLoss = (id) => shownVersions.find((r) => r.id === id)?.logLoss;
+    check(tried.every((v) => shownLogLoss(v.id) === v.trial.candidate_log_loss.toFixed(4)),
+      `tried versions show their trial log-loss (${tried.length} tried)`, JSON.stringify(shownVersions));
     check(s1.signal.created > 1, `the signal model was trained (${s1.signal.created} versions created)`);
+
+    // what the engine trusts: the mixture's expert weights
+    check(await page.isVisible('#experts-panel'), 'experts panel shown');
+    const w1 = await expertWeights(page);
+    eq(w1.length, 8, 'experts panel shows 8 expert weights');
+    check(w1.every((w) => w.weight >= 0 && w.weight <= 1), 'expert weights are numbers in [0, 1]', JSON.stringify(w1));
+    const wSum = w1.reduce((sum, w) => sum + w.weight, 0);
+    check(Math.abs(wSum - 1) < 0.01, `expert weights sum to 1 (${wSum.toFixed(3)})`, JSON.stringify(w1));
+    const mix1 = await tl(() => window.tradeloop.mixture());
+    eq(w1.map((w) => w.name), mix1.experts.map((e) => e.expert), 'a weight per expert, in the engine\'s order');
+    eq(w1.map((w) => w.weight.toFixed(3)), mix1.experts.map((e) => e.weight.toFixed(3)), 'the weights are the engine\'s');
+    const mixPoints = Number(await page.getAttribute('#experts-canvas', 'data-points'));
+    eq(mixPoints, Math.min(s1.trades.closed + 1, 5000), 'expert weights: a point per closed trade (and the start)');
+    const mixInk = await inked(page, '#experts-canvas');
+    check(mixInk > 0, `the experts canvas was drawn (${mixInk} pixels)`);
+    const mixInfo = await page.textContent('#experts-info');
+    if (mix1.rows > 0) {
+      const m = /vs running prior ([+-]\d+\.\d{4}) nats\/row \(bound ([+-]\d+\.\d{4})\) over (\d+) rows/.exec(mixInfo);
+      check(m && Math.abs(Number(m[1]) - mix1.excess_vs_prior / mix1.rows) < 1e-4 &&
+        Math.abs(Number(m[2]) - mix1.bound_vs_prior / mix1.rows) < 1e-4 && Number(m[3]) === mix1.rows,
+      'served log-loss vs the running prior shown per row, with its bound', mixInfo);
+    } else {
+      check(false, 'the mixture scored forecasts', JSON.stringify(mix1));
+    }
     check(await page.isHidden('#error'), 'no error shown after the run');
 
     // persistence: one event per journalled command
@@ -250,6 +308,12 @@ async function main() {
     eq(after.state.seq, before.state.seq, 'same event count');
     eq(await page.textContent('#bar-index'), String(before.state.barIndex), 'bar index shown');
     eq(Number(await page.textContent('#equity-points')), eqPoints, 'panels rebuilt from the restored engine');
+    const w2 = await expertWeights(page);
+    eq(w2.length, 8, 'a reload keeps showing 8 expert weights');
+    eq(w2, w1, 'the same expert weights after the reload');
+    // The weights history is not persisted: it restarts from the restored engine's weights.
+    const mixRestored = Number(await page.getAttribute('#experts-canvas', 'data-points'));
+    check(mixRestored >= 1, `the experts chart restarts from the restored weights (${mixRestored} points)`);
     const more = await tl(() => window.tradeloop.runBars(300));
     eq(more, 300, 'continues 300 more bars');
     eq(await tl(() => window.tradeloop.state().barIndex), before.state.barIndex + 300, 'from the restored bar');

@@ -1,7 +1,7 @@
 //! The `Engine` class.
 
 use js_sys::Uint8Array;
-use tradeloop_core::command::{Observation, SuggestRequest};
+use tradeloop_core::command::{ForecastRequest, Observation, SuggestRequest};
 use tradeloop_core::lifecycle::policy::LearnMode;
 use tradeloop_core::ranking::{NoRanker, RankRequest, Ranker};
 use tradeloop_core::{
@@ -117,7 +117,7 @@ impl Engine {
     }
 
     /// An engine from checkpoint bytes: any checkpoint the host, the plugin or `snapshot()`
-    /// wrote (schemas 1 to 3). Corrupt, truncated, foreign or future-version bytes throw
+    /// wrote (schemas 1 to 4). Corrupt, truncated, foreign or future-version bytes throw
     /// (`kind` "Checkpoint").
     pub fn restore(bytes: &[u8]) -> Result<Engine, JsValue> {
         Ok(Engine {
@@ -179,7 +179,20 @@ impl Engine {
         expect!(self.run(Command::Suggest(req), now)?, Suggestion)
     }
 
-    /// A labelled sample that is not a trade (test-then-train).
+    /// The served forecast for features whose label a later `observe` of the same features
+    /// will reveal (each expert is then scored on what it said now).
+    #[wasm_bindgen(unchecked_return_type = "Forecasted")]
+    pub fn forecast(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "ForecastRequest")] req: JsValue,
+        now: Option<f64>,
+    ) -> Result<JsValue, JsValue> {
+        let req: ForecastRequest = from_js(req, "forecast request")?;
+        expect!(self.run(Command::Forecast(req), now)?, Forecast)
+    }
+
+    /// A labelled sample that is not a trade: reveals the label of the oldest `forecast` of
+    /// the same features (or of a forecast made now), then everything learns it.
     #[wasm_bindgen(unchecked_return_type = "Observed")]
     pub fn observe(
         &mut self,
@@ -327,17 +340,31 @@ impl Engine {
         expect!(self.ask(Query::Audit { limit }, None)?, Audit)
     }
 
-    /// Monitoring (7 / 14 / 30-day windows ending at `now`, default `Date.now()`) over all
-    /// versions, or one version's trades.
+    /// Monitoring (7 / 14 / 30-day windows ending at the newest close, or at `now` before
+    /// the first) over all versions, or one version's trades.
     #[wasm_bindgen(unchecked_return_type = "MonitorReport")]
     pub fn monitor(&mut self, version: Option<u32>, now: Option<f64>) -> Result<JsValue, JsValue> {
         expect!(self.ask(Query::Monitor { version }, now)?, Monitor)
     }
 
-    /// The running A/B test, `null` without a challenger.
-    #[wasm_bindgen(unchecked_return_type = "AbReport | null")]
-    pub fn ab(&mut self) -> Result<JsValue, JsValue> {
-        expect!(self.ask(Query::Ab, None)?, Ab)
+    /// The candidate on trial (its interim test, its A/B arms), `null` without one.
+    #[wasm_bindgen(unchecked_return_type = "TrialStatus | null")]
+    pub fn trial(&mut self) -> Result<JsValue, JsValue> {
+        expect!(self.ask(Query::Trial, None)?, Trial)
+    }
+
+    /// The served mixture: each expert's weight and prequential score, and the regret
+    /// bound against the running prior.
+    #[wasm_bindgen(unchecked_return_type = "MixtureReport")]
+    pub fn mixture(&mut self) -> Result<JsValue, JsValue> {
+        expect!(self.ask(Query::Mixture, None)?, Mixture)
+    }
+
+    /// Accuracy, win rate and PnL of the trades closed in the `days` days up to the newest
+    /// close.
+    #[wasm_bindgen(unchecked_return_type = "AccuracyReport")]
+    pub fn accuracy(&mut self, days: u32) -> Result<JsValue, JsValue> {
+        expect!(self.ask(Query::Accuracy { days }, None)?, Accuracy)
     }
 
     /// The drift detectors.

@@ -41,7 +41,7 @@ pub use paper::PaperTrader;
 
 use convert::{checkpoint_error, js_error, to_js};
 
-/// The package and checkpoint schema, e.g. `"tradeloop-wasm 0.1.0 (checkpoint schema 3)"`.
+/// The package and checkpoint schema, e.g. `"tradeloop-wasm 0.1.0 (checkpoint schema 4)"`.
 #[wasm_bindgen]
 pub fn version() -> String {
     format!(

@@ -21,11 +21,27 @@ export type DeepPartial<T> = T extends (infer U)[]
 
 /**
  * A decoded checkpoint, as `tradeloop inspect FILE` prints it: the persisted state of the
- * current schema (`base`: the schema-2 engine state, `ranking`: the ranking state). Large
- * arrays are lists of numbers; RNG states above 2^53 are bigints.
+ * current schema (4), one field per part of the engine. Large arrays are lists of numbers;
+ * RNG states above 2^53 are bigints.
  */
 export interface CheckpointDocument {
-  base: { [field: string]: unknown };
+  /** The engine configuration, in the checkpoint's own (flattened) layout. */
+  config: { [field: string]: unknown };
+  /** The engine's RNG state. */
+  rng: number | bigint;
+  /** Open and kept closed trades. */
+  journal: { [field: string]: unknown };
+  /** The replay buffer, column by column. */
+  replay: { [field: string]: unknown };
+  /** The lifecycle: versions, trial, retrain in progress, online network, experts, mixture, monitor, drift detectors, schedule. */
+  lifecycle: { [field: string]: unknown };
+  /** The level-weight learner. */
+  levels: { [field: string]: unknown };
+  /** The exit learner. */
+  exits: { [field: string]: unknown };
+  /** Totals over closed trades. */
+  stats: TradeStats;
+  /** The ranking state: `(trade id, how it was picked)` for every kept trade a ranker picked, and the ranking monitor. */
   ranking: { trades: [number, RankedBy][]; monitor: { [field: string]: unknown } };
 }
 
@@ -85,15 +101,16 @@ export interface Candle {
 export type Command =
   | /** Journal a new trade; the engine scores it and plans its exits. */ { Open: OpenTrade }
   | /** Close an open trade; the outcome becomes a learning experience. */ { Close: CloseTrade }
-  | /** What the models think of a possible entry (changes nothing). */ { Suggest: SuggestRequest }
-  | /** A labelled sample that is not a trade (e.g. every bar's next return): the champion predicts it, then it becomes a learning experience (test-then-train). */ { Observe: Observation }
+  | /** What the models think of a possible entry (changes nothing): the served forecast, exits and level scores. */ { Suggest: SuggestRequest }
+  | /** A labelled sample that is not a trade (e.g. a bar's return over the label horizon). It reveals the label of the oldest `Forecast` of the same features still waiting (that forecast is scored), or of a forecast made now; then everything learns it. */ { Observe: Observation }
   | /** Train the signal model (policy mode auto / incremental / retrain / eval) and the exit learner, if it has data. */ { Learn: LearnRequest }
   | /** Make a retained version the champion. */ { Promote: number }
   | /** Make an earlier version champion again (default: the previous champion). */ { Rollback: number | null }
   | /** Run the scheduled jobs that are due now (see `Query::Due`). */ "RunDue"
   | /** Switch the exit learner between training and deployment. */ { SetExitMode: ExitMode }
   | /** Read state (changes nothing). */ { Query: Query }
-  | /** Rank a universe with the ranker model and open a long trade for each of the top K (see [`crate::ranking`]). */ { Rank: RankRequest };
+  | /** Rank a universe with the ranker model and open a long trade for each of the top K (see [`crate::ranking`]). */ { Rank: RankRequest }
+  | /** The served forecast for features whose label a later `Observe` will reveal; the experts' forecasts are kept until then, so each is scored on what it said before the label was known. */ { Forecast: ForecastRequest };
 
 /** The answer to a command. */
 export type Reply =
@@ -113,16 +130,19 @@ export type Reply =
   | /** Answer to `Query::Versions`. */ { Versions: VersionInfo[] }
   | /** Answer to `Query::Audit`. */ { Audit: AuditEntry[] }
   | /** Answer to `Query::Monitor`. */ { Monitor: MonitorReport }
-  | /** Answer to `Query::Ab` (`None`: no challenger). */ { Ab: AbReport | null }
+  | /** Answer to `Query::Trial` (`None`: no candidate on trial). */ { Trial: TrialStatus | null }
   | /** Answer to `Query::Drift`. */ { Drift: DriftReport }
   | /** Answer to `Query::Due`. */ { Due: Job[] }
   | /** Answer to `Rank`. */ { Ranked: Ranked }
-  | /** Answer to `Query::Ranking`. */ { Ranking: RankReport };
+  | /** Answer to `Query::Ranking`. */ { Ranking: RankReport }
+  | /** Answer to `Forecast`. */ { Forecast: Forecasted }
+  | /** Answer to `Query::Mixture`. */ { Mixture: MixtureReport }
+  | /** Answer to `Query::Accuracy`. */ { Accuracy: AccuracyReport };
 
 /** What a bar did. Serialized externally tagged (`{"Opened": {...}}`) for the JS binding. */
 export type PaperEvent =
   | /** A trade was opened at the bar's close. */ { Opened: { trade_id: number; side: Side; price: number; stop: number; target: number; explored: boolean; score: number; } }
-  | /** The open trade was closed. */ { Closed: { trade_id: number; price: number; reason: ExitReason; pnl_pct: number; outcome: Outcome; level_adjustment: LevelAdjustment | null; exit_training: ExitTrainReport | null; learned: LearnReport | null; } };
+  | /** The open trade was closed. */ { Closed: { trade_id: number; price: number; reason: ExitReason; pnl_pct: number; outcome: Outcome; level_adjustment: LevelAdjustment | null; exit_training: ExitTrainReport | null; trial: TrialEnd | null; learned: LearnReport | null; } };
 
 /** One support or resistance level. */
 export interface Level {
@@ -143,8 +163,8 @@ export interface Level {
 /** How `learn` was asked to run. */
 export type LearnMode =
   | /** Let [`decide`] choose from the facts. */ "Auto"
-  | /** Fine-tune the current network on the new samples, whatever the facts say. */ "Incremental"
-  | /** Retrain from scratch on all samples, whatever the facts say. */ "Retrain"
+  | /** Put a snapshot of the online network on trial now (if it learned anything since the last one). */ "Incremental"
+  | /** Retrain from scratch on the newest samples now, to the end. */ "Retrain"
   | /** Evaluate only; train nothing. */ "Eval";
 
 /** Journal configuration. */
@@ -177,15 +197,17 @@ export interface SignalConfig {
 
 /** Everything configurable about the lifecycle. Every field has a documented default. */
 export interface LifecycleConfig {
-  /** When `auto` fine-tunes, retrains or waits. */
+  /** When a snapshot or a retrain is made. */
   policy: PolicyConfig;
-  /** Incremental fine-tune. */
-  incremental: IncrementalConfig;
-  /** Full retrain. */
+  /** The online network. */
+  online: OnlineConfig;
+  /** Full retrains. */
   retrain: RetrainConfig;
-  /** Promotion gate. */
+  /** The promotion gate (trials). */
   gate: GateConfig;
-  /** A/B routing between champion and challenger. */
+  /** The served mixture and its experts. */
+  mixture: MixtureConfig;
+  /** A/B routing of trades during a trial (off by default). */
   ab: AbConfig;
   /** Monitoring. */
   monitor: MonitorConfig;
@@ -193,9 +215,9 @@ export interface LifecycleConfig {
   drift: DriftConfig;
   /** The training schedule hosts follow. */
   schedule: ScheduleConfig;
-  /** Versions retained besides champion, challenger and best (default 5; 1..=1000). */
+  /** Versions retained besides champion, candidate and best (default 5; 1..=1000). */
   keep_versions: number;
-  /** Run `learn` in auto mode after every closed trade or observation (default true). */
+  /** Learn from every closed trade or observation: the experts, the mixture's experts and the automatic policy (default true). With `false` labels are still scored and fed to monitoring and drift detection, and only `Learn` / `RunDue` make versions. */
   learn_on_close: boolean;
 }
 
@@ -305,6 +327,12 @@ export interface SuggestRequest {
   levels: LevelInput[];
 }
 
+/** Forecast a row whose label comes later. */
+export interface ForecastRequest {
+  /** Feature vector, `config.features` long, finite. */
+  features: number[] | Float32Array;
+}
+
 /** A labelled sample that is not a trade. */
 export interface Observation {
   /** Feature vector, `config.features` long, finite. */
@@ -335,10 +363,12 @@ export type Query =
   | /** Every retained model version. */ "Versions"
   | /** The newest entries of the version history (at most `limit`). */ { Audit: { limit: number; } }
   | /** Monitoring over all versions, or one version's trades. */ { Monitor: { version?: number | null; } }
-  | /** The running A/B test. */ "Ab"
+  | /** The candidate on trial, its interim test and A/B arms. */ "Trial"
   | /** The drift detectors. */ "Drift"
   | /** The scheduled jobs due now. */ "Due"
-  | /** How the ranker's top K did against their universe. */ "Ranking";
+  | /** How the ranker's top K did against their universe. */ "Ranking"
+  | /** The served mixture: each expert's weight and prequential score, and the regret bound against the prior. */ "Mixture"
+  | /** Accuracy, win rate and PnL of the trades closed in the `days` days up to the newest close (the engine's own clock: historical runs report their own period). */ { Accuracy: { days: number; } };
 
 /** Rank a universe and enter the top K. */
 export interface RankRequest {
@@ -356,11 +386,11 @@ export interface RankRequest {
 export interface Opened {
   /** Its id, for `Close`. */
   trade_id: number;
-  /** The signal model's view. */
+  /** The served forecast (the mixture), recorded with the trade. */
   signal: Signal;
-  /** Version of the signal model that decided (champion or A/B challenger). */
+  /** The version in the champion's place for this trade (the candidate on trial when A/B routing sent the trade to it). */
   model_version: number;
-  /** The A/B arm that decided. */
+  /** The A/B arm that served it. */
   arm: Arm;
   /** Stop-loss and take-profit. */
   exits: ExitPlan;
@@ -386,17 +416,19 @@ export interface Closed {
   level_adjustment: LevelAdjustment | null;
   /** An exit-learner training this close triggered. */
   exit_training: ExitTrainReport | null;
-  /** The drift alarm this close raised (Page-Hinkley on the champion's errors). */
+  /** The drift alarm this close raised (Page-Hinkley on the served forecast's errors). */
   drift: DriftAlarm | null;
-  /** A signal-model run this close triggered (`lifecycle.learn_on_close`). */
+  /** A trial this close ended (a promotion changes the champion). */
+  trial: TrialEnd | null;
+  /** A version this close made, or a retrain it started or finished. */
   learned: LearnReport | null;
 }
 
 /** The models' view of a possible entry. */
 export interface Suggestion {
-  /** Signal model. */
+  /** The served forecast (the mixture). */
   signal: Signal;
-  /** Version of the signal model. */
+  /** The champion's version (one of the mixture's experts). */
   model_version: number;
   /** Exit learner (no exploration). */
   exits: ExitPlan;
@@ -408,15 +440,19 @@ export interface Suggestion {
 export interface Observed {
   /** Its experience id (bit 63 set: never a trade id). */
   id: number | bigint;
-  /** The champion's prediction, made before learning from it. */
+  /** The registered forecast whose label it revealed (`None`: a forecast made now). */
+  forecast: number | null;
+  /** The forecast that was scored: the registered one as it was served, or the one made now, before anything learned the row. */
   signal: Signal;
   /** The champion's version. */
   model_version: number;
   /** The actual class. */
   outcome: Outcome;
-  /** The drift alarm it raised (PSI on its features, Page-Hinkley on the champion's error). */
+  /** The drift alarm it raised (PSI on its features, Page-Hinkley on the served forecast's error). */
   drift: DriftAlarm | null;
-  /** A signal-model run it triggered (`lifecycle.learn_on_close`). */
+  /** A trial it ended (a promotion changes the champion). */
+  trial: TrialEnd | null;
+  /** A version it made, or a retrain it started or finished. */
   learned: LearnReport | null;
 }
 
@@ -428,20 +464,84 @@ export interface Learned {
   exits: ExitTrainReport | null;
 }
 
+/** A registered forecast. */
+export interface Forecasted {
+  /** Its id; the `Observe` that reveals its label reports it. */
+  id: number;
+  /** The served mixture's forecast. */
+  signal: Signal;
+  /** The champion's version (one of the mixture's experts). */
+  model_version: number;
+  /** What each expert forecast (class probabilities `[loss, flat, win]`), in `Expert` order (the mixture of these is `signal`). */
+  experts: number[][];
+}
+
+/** Trades closed in a window ending at the newest close. */
+export interface AccuracyReport {
+  /** Window length in days. */
+  days: number;
+  /** The newest close (ms since the Unix epoch); `None` before the first. */
+  until: number | null;
+  /** The trades in the window. */
+  window: WindowStats;
+}
+
 /** A scheduled job. */
 export type Job =
   | /** Incremental fine-tuning on the new trades. */ "Incremental"
   | /** Full retrain. */ "Retrain"
   | /** Evaluation, model selection and cleanup. */ "Evaluation";
 
-/** What `learn` did: the decision, and the run or evaluation that followed. */
+/** What `learn` did: the decision, and the run, retrain or evaluation that followed. */
 export interface LearnReport {
   /** The policy's decision and reason. */
   decision: Decision;
-  /** The training run, for incremental and retrain. */
+  /** A version made (online snapshot or finished retrain), or a run thrown away. */
   run: RunReport | null;
+  /** A retrain still running after this command. */
+  retrain: RetrainStatus | null;
   /** The evaluation, for eval. */
   evaluation: Evaluation | null;
+}
+
+/** A retrain spread over many commands, while it runs. */
+export interface RetrainStatus {
+  /** When it started (ms since the Unix epoch). */
+  started_at: number;
+  /** Why. */
+  reason: Reason;
+  /** Epochs finished. */
+  epochs: number;
+  /** Training and validation samples, `[train, validation]`. */
+  rows: number[];
+}
+
+/** A trial that ended with this command. */
+export interface TrialEnd {
+  /** The candidate. */
+  candidate: number;
+  /** Promoted (the champion changed) or held. */
+  verdict: Verdict;
+  /** The test. */
+  result: TrialResult;
+}
+
+/** The running trial. */
+export interface TrialStatus {
+  /** The candidate. */
+  candidate: number;
+  /** The champion it is tried against. */
+  champion: number;
+  /** When it started (ms since the Unix epoch). */
+  started_at: number;
+  /** Labels still skipped (embargo). */
+  embargo_left: number;
+  /** Rows the test is computed on, fixed in advance (`gate.trial`). */
+  target_rows: number;
+  /** The test on the rows so far: interim, not a verdict (`passed` is false until the sample is complete). */
+  interim: TrialResult;
+  /** The A/B arms, with routing on. */
+  ab: AbReport | null;
 }
 
 /** Totals and learner state. */
@@ -534,12 +634,16 @@ export interface VersionInfo {
   validation: Metrics | null;
   /** Held-out metrics. */
   test: Metrics | null;
-  /** A network (`false`: the class prior). */
+  /** How its trial ended. */
+  trial: TrialResult | null;
+  /** A network (`false`: a class prior). */
   network: boolean;
   /** It is the champion. */
   champion: boolean;
-  /** It is the challenger. */
+  /** It is on trial. */
   challenger: boolean;
+  /** Retention keeps it as the best. */
+  best: boolean;
 }
 
 /** An event and when it happened. */
@@ -574,24 +678,56 @@ export interface AbReport {
   champion: ArmReport;
   /** The challenger. */
   challenger: ArmReport;
-  /** Two-proportion z-test on the win rate; `diff` and `z` are challenger minus champion (`None` when undefined, e.g. an empty arm or all trades won). */
+  /** Two-proportion z-test on the win rate (`None` when undefined, e.g. an empty arm). */
   win_rate_test: ProportionTest | null;
-  /** Welch's t-test on the PnL %; `diff` and `t` are challenger minus champion (`None` when undefined, e.g. fewer than two trades in an arm). */
+  /** Welch's t-test on the PnL % (`None` when undefined, e.g. fewer than two trades). */
   pnl_test: WelchTest | null;
   /** Both arms have at least `min_trades` trades. */
   enough_trades: boolean;
-  /** `enough_trades` and the smaller p-value is below `alpha`. */
-  significant: boolean;
-  /** When significant, whether the challenger is the better arm on the test with the smaller p-value; `None` when not significant. */
-  challenger_better: boolean | null;
+  /** `enough_trades` and the challenger's mean PnL % is significantly lower. */
+  challenger_worse: boolean;
 }
 
 /** The drift alarm a command raised: the detectors that fired while no drift was pending, so one lasting shift is one alarm until a retrain acts on it. */
 export interface DriftAlarm {
-  /** The PSI of the window the entry's features made drift from the champion's training data. */
+  /** The PSI of the window the entry's features made drift from the champion's training data (`drifted` is true). */
   psi: PsiSummary | null;
-  /** The Page-Hinkley test on the champion's errors fired (it restarts when it does). */
+  /** The Page-Hinkley test on the served forecast's errors fired (it restarts when it does). */
   page_hinkley: boolean;
+}
+
+/** One expert in a [`MixtureReport`]. */
+export interface ExpertScore {
+  /** The expert. */
+  expert: Expert;
+  /** Its mean weight over the copies now. */
+  weight: number;
+  /** Mean log-loss of its forecasts on the scored rows (`None` before the first). */
+  log_loss: number | null;
+  /** Accuracy of its forecasts on the scored rows. */
+  accuracy: number | null;
+}
+
+/** The served mixture and its experts, scored prequentially. */
+export interface MixtureReport {
+  /** Every expert, in [`Expert::ALL`] order. */
+  experts: ExpertScore[];
+  /** Forecasts scored. */
+  rows: number;
+  /** Mean log-loss of the mixture's forecasts (`None` before the first). */
+  log_loss: number | null;
+  /** Their accuracy. */
+  accuracy: number | null;
+  /** Weight copies in use (one more than the most forecasts ever waiting at once). */
+  copies: number;
+  /** Forecasts waiting for their label now. */
+  pending: number;
+  /** Registered forecasts dropped unscored. */
+  dropped: number;
+  /** Summed log-loss of the mixture minus the running prior's, on the same rows (nats). */
+  excess_vs_prior: number;
+  /** The proven bound on that excess (nats): `copies * ln(1 / prior_weight) + rows * ln(1 / (1 - share))`. */
+  bound_vs_prior: number;
 }
 
 /** The drift detectors' state. */
@@ -708,68 +844,114 @@ export interface OptimConfig {
 
 /** Thresholds of the continual-learning policy. */
 export interface PolicyConfig {
-  /** New samples needed for an incremental update (default 10; 1..=1,000,000). */
-  min_incremental: number;
-  /** New samples that call for a full retrain (default 50; `min_incremental..=1,000,000`). */
-  min_retrain: number;
-  /** Days since the last update after which any new sample calls for a full retrain (default 30; 1..=3650). */
-  max_age_days: number;
-  /** Retrain when the recent accuracy is at least this far below the champion's baseline accuracy (default 0.10, ten percentage points; finite, in (0, 1]). */
-  accuracy_drop: number;
-  /** Closed trades in the "recent accuracy" window (default 50; 1..=100,000). The policy does not read it: the caller uses it to compute [`Facts::recent_accuracy`]. */
-  accuracy_window: number;
-  /** A retrain needs at least this many samples in total (default 30; 1..=1,000,000); with fewer, an automatic retrain is skipped. */
+  /** Labels between snapshots of the online network put on trial (default 2,000; 1..=10,000,000). */
+  snapshot_every: number;
+  /** Labels after which a full retrain starts (default 10,000; 100..=10,000,000). */
+  retrain_every: number;
+  /** Fewest labels between two retrains started by drift alarms (default 5,000; 1..=10,000,000). */
+  drift_cooldown: number;
+  /** Fewest samples in the replay buffer for an automatic retrain (default 500; 3..=1,000,000). */
   min_train_samples: number;
 }
 
-/** Incremental fine-tune settings. */
-export interface IncrementalConfig {
-  /** Learning rate multiplier (default 0.1; in (0, 1]). */
-  lr_scale: number;
-  /** Epochs over the mix (default 3; 1..=100). */
-  epochs: number;
-  /** Old samples replayed per new sample (default 4; 0..=100). 0 fine-tunes on new samples only, which forgets faster. */
-  replay_per_new: number;
-  /** Share of the new samples held out for the gate (default 0.2; in [0, 0.9]). */
-  holdout: number;
+/** How the online network learns. */
+export interface OnlineConfig {
+  /** Adam learning rate at the start (default 1e-3; in (0, 1]). Adam's other settings are `signal.optimizer`'s. */
+  lr: number;
+  /** Samples over which the learning rate falls to `1/sqrt(2)` of `lr` (default 1,000; 0 keeps it constant; at most 100,000,000). */
+  lr_decay: number;
+  /** Older samples replayed with each new one (default 3; 0..=256). */
+  replay: number;
+  /** Adam steps per revealed sample (default 1; 1..=16). */
+  steps: number;
+}
+
+/** Mixture and expert settings. */
+export interface MixtureConfig {
+  /** Starting weight of the running prior (default 0.5; in (0, 1)); the other experts share the rest equally. The regret against the prior grows with `ln(1 / prior_weight)` per copy. */
+  prior_weight: number;
+  /** Fixed share `alpha` (default 1e-4; in [0, 0.5]): the part of each weight handed back to the starting weights after every label. It costs at most `ln(1 / (1 - alpha))` nats per row and lets an expert recover after a regime change. */
+  share: number;
+  /** Weight of the model in a pooled expert, the rest going to the prior (default 0.3; in (0, 1)). */
+  pool: number;
+  /** Labels after which the recency-weighted prior halves an old label's weight (default 2,000; 1..=100,000,000). */
+  recent_half_life: number;
+  /** AdaGrad learning rate of the linear learner (default 0.01; in (0, 10]). */
+  linear_lr: number;
+  /** Registered forecasts kept waiting for their label (default 64; 1..=100,000); a new one beyond this drops the oldest unscored. */
+  max_pending: number;
 }
 
 /** Full retrain settings. */
 export interface RetrainConfig {
-  /** Most epochs (default 50; 1..=10000). */
+  /** Most epochs (default 30; 1..=10000). */
   max_epochs: number;
-  /** Epochs without a better validation loss before stopping (default 5; 1..=1000). */
+  /** Epochs without a better validation loss before stopping (default 4; 1..=1000). */
   patience: number;
   /** Date-ordered train / validation / test proportions (default 5:3:2; each >= 1). */
   split: number[];
-  /** Use only the newest this many samples (default 0: all in the replay buffer). */
+  /** Train on the newest this many samples of the replay buffer (default 5,000; 0: all). */
   max_samples: number;
+  /** Samples left out between the train and validation ranges and between the validation and test ranges, so that overlapping label horizons do not leak (default 12, the W6 label horizon; 0..=100,000). */
+  embargo: number;
   /** A training loss above this multiple of the starting loss rejects the run (default 4; in (1, 1000]). */
   divergence: number;
+  /** Rows of training work done per command while an automatic retrain runs (default 4,096; 64..=100,000,000): the retrain's cost is spread over the labels that follow. */
+  rows_per_call: number;
 }
 
-/** Promotion gate settings. */
+/** Gate settings: a candidate is tried against the champion on labels neither has learned, and goes live only if it is significantly better. */
 export interface GateConfig {
-  /** The metric (default log-loss). */
-  metric: GateMetric;
-  /** How much better than the champion a candidate must be (default 0: at least as good; in nats for log-loss, a fraction for accuracy; 0..=1). */
-  margin: number;
-  /** Fewest held-out samples for a verdict (default 20); with fewer the candidate is held. */
-  min_samples: number;
+  /** Rows scored before the test, fixed in advance (default 2,000; 10..=1,000,000). */
+  trial: number;
+  /** Labels skipped at the start of a trial, because their horizons overlap the candidate's training data (default 12, the W6 label horizon; 0..=100,000). */
+  embargo: number;
+  /** Rows per block of the standard error (default 12; 1..=100,000). Use the label horizon: rows closer than that share part of their outcome. */
+  block: number;
+  /** One-sided significance level (default 0.05; in (0, 0.5]). */
+  alpha: number;
 }
 
-/** A/B test configuration. */
+/** How a trial ended: the candidate against the champion on the same rows. */
+export interface TrialResult {
+  /** The champion it was tried against. */
+  champion: number;
+  /** Rows scored. */
+  rows: number;
+  /** The candidate's mean log-loss on them (nats). */
+  candidate_log_loss: number;
+  /** The champion's. */
+  champion_log_loss: number;
+  /** The candidate's accuracy on them. */
+  candidate_accuracy: number;
+  /** The champion's. */
+  champion_accuracy: number;
+  /** Mean per-row log-loss difference, candidate minus champion (< 0: candidate better). */
+  difference: number;
+  /** Its standard error from the block means (`Infinity` with fewer than two blocks). */
+  std_error: number;
+  /** One-sided p-value of "the candidate is better". */
+  p_value: number;
+  /** With A/B routing: closed trades per arm, `[champion, challenger]`. */
+  trades: number[] | null;
+  /** With A/B routing: mean PnL % difference, challenger minus champion. */
+  pnl_difference: number | null;
+  /** With A/B routing: two-sided p-value of Welch's test on PnL %. */
+  pnl_p_value: number | null;
+  /** The candidate went live. */
+  passed: boolean;
+}
+
+/** A/B routing configuration. */
 export interface AbConfig {
-  /** Whether a challenger, when there is one, gets a share of the trades (default true). */
+  /** Whether a candidate on trial gets a share of the new trades (default false: the trial is scored on every revealed label without routing any trade to the candidate). */
   enabled: boolean;
-  /** Share of the trades routed to the challenger (default 0.5; finite, in (0, 1)). */
+  /** Share of the trades routed to the candidate (default 0.5; finite, in (0, 1)). */
   challenger_share: number;
-  /** Significance level of the two-sided tests (default 0.05; in (0, 0.5]). */
+  /** Significance level of the two-sided PnL and win-rate tests (default 0.05; in (0, 0.5]). */
   alpha: number;
-  /** Closed trades each arm needs before any difference is reported as significant (default 30; 1..=1,000,000). */
+  /** Closed trades each arm needs before the trial decides (default 30; 1..=1,000,000). */
   min_trades: number;
-  /** Whether [`AbState::should_promote`] may promote the challenger (default false). */
-  auto_promote: boolean;
 }
 
 /** Monitor configuration. */
@@ -782,11 +964,11 @@ export interface MonitorConfig {
 
 /** Drift detection settings. */
 export interface DriftConfig {
-  /** Page-Hinkley test on the champion's 0/1 error stream. */
+  /** Page-Hinkley test on the served forecast's 0/1 error stream. */
   page_hinkley: PageHinkleyConfig;
   /** Population stability index of recent inputs against the champion's training data. */
   psi: PsiConfig;
-  /** Extreme-input guard (z-scores under the champion's normalisation). */
+  /** Extreme-input guard (z-scores under the online network's running statistics). */
   guard: GuardConfig;
 }
 
@@ -838,10 +1020,10 @@ export interface Signal {
   score: number;
 }
 
-/** One side of an A/B test. */
+/** One side of an A/B split. */
 export type Arm =
   | /** The model in production. */ "Champion"
-  | /** The model on trial. */ "Challenger";
+  | /** The candidate on trial. */ "Challenger";
 
 /** Stop-loss and take-profit of a trade. */
 export interface ExitPlan {
@@ -869,7 +1051,7 @@ export interface Decision {
 
 /** What a training run did. */
 export interface RunReport {
-  /** Fine-tune or retrain. */
+  /** Online snapshot or retrain. */
   kind: VersionKind;
   /** The version created (`None` when the run was rejected). */
   version: number | null;
@@ -877,30 +1059,32 @@ export interface RunReport {
   rejected: Rejection | null;
   /** Samples used. */
   data: DataRange | null;
-  /** Epoch by epoch (`None` when the prior was chosen or the run was rejected early). */
+  /** Epoch by epoch (retrains). */
   log: RunLog | null;
-  /** The network lost to the class prior on validation data, so the prior is the candidate. */
+  /** The network lost to the class prior on validation data, so the prior is the candidate (retrains). */
   prior_chosen: boolean;
   /** Candidate metrics on validation data. */
   validation: Metrics | null;
-  /** Candidate metrics on the held-out data. */
+  /** Candidate metrics on the held-out test data (retrains). */
   test: Metrics | null;
-  /** The gate's comparison with the champion. */
-  gate: GateCheck | null;
-  /** What became of the candidate. */
+  /** What became of the candidate: on trial. */
   verdict: Verdict | null;
 }
 
-/** Champion (and challenger) measured on the newest held-out data, without training. */
+/** The champion (and candidate) measured on the newest samples, without training. */
 export interface Evaluation {
   /** Champion id. */
   champion: number;
-  /** Its metrics on the newest `split[2]` share of the replay buffer. */
+  /** Its metrics on the newest `gate.trial` samples of the replay buffer. */
   champion_metrics: Metrics | null;
-  /** Challenger id. */
+  /** The candidate on trial. */
   challenger: number | null;
   /** Its metrics on the same samples. */
   challenger_metrics: Metrics | null;
+  /** The version retention keeps as the best (compared on samples none of them learned). */
+  best: number | null;
+  /** The served mixture, scored on every label so far. */
+  mixture: MixtureReport;
 }
 
 /** Totals over all closed trades. */
@@ -933,16 +1117,20 @@ export interface SignalStats {
   champion_kind: VersionKind;
   /** The champion is a network (`false`: the class prior). */
   network: boolean;
-  /** The challenger's version. */
+  /** The candidate on trial. */
   challenger: number | null;
   /** Versions retained. */
   versions: number;
   /** Versions created ever. */
   created: number;
-  /** Experiences since the last training run. */
+  /** Labels learned so far. */
+  labels: number;
+  /** Labels since the last version was made. */
   new_samples: number;
-  /** When the model was last trained. */
+  /** When a version was last made. */
   last_update: number | null;
+  /** A retrain is running. */
+  retrain: RetrainStatus | null;
   /** A drift detector has fired since the last retrain. */
   drift: boolean;
   /** Learning is paused by the extreme-input guard. */
@@ -1017,9 +1205,10 @@ export type AdjustTrigger =
 /** How a version was made. */
 export type VersionKind =
   | /** The uniform prior every engine starts with. */ "Initial"
-  | /** An incremental fine-tune of its parent. */ "Incremental"
+  | /** A fine-tune of a copy of its parent (schemas 2 and 3; the online network took its place). */ "Incremental"
   | /** A full retrain (network or class prior, whichever validated better). */ "Retrain"
-  | /** Carried over from a schema-1 checkpoint, which had a single online model. */ "Imported";
+  | /** Carried over from a schema-1 checkpoint, which had a single online model. */ "Imported"
+  | /** A snapshot of the online network. */ "Online";
 
 /** The data a version was trained and measured on. */
 export interface DataRange {
@@ -1049,11 +1238,12 @@ export interface Metrics {
 export type AuditEvent =
   | /** A training run produced a version. */ { Created: { version: number; kind: VersionKind; parent: number | null; } }
   | /** A version went live. */ { Promoted: { version: number; replaced: number; reason: PromotionReason; } }
-  | /** A candidate did not pass the gate (or could not be measured) and stays out of the live path; it is the challenger if `challenger`. */ { Held: { version: number; gate: GateCheck | null; challenger: boolean; } }
+  | /** A candidate's trial started. */ { TrialStarted: { version: number; champion: number; } }
+  | /** A candidate did not go live and never will serve: it lost its trial (`trial`), or its trial was cut short by a newer candidate or a change of champion (`None`). */ { Held: { version: number; trial: TrialResult | null; } }
   | /** A training run was thrown away; the champion is untouched. */ { Rejected: { kind: VersionKind; why: Rejection; } }
   | /** The champion was replaced by an earlier version. */ { RolledBack: { from: number; to: number; } }
-  | /** A challenger stopped being one (a new champion or a challenger replaced it). */ { ChallengerEnded: { version: number; } }
-  | /** Retention dropped a version's weights. */ { Retired: { version: number; } };
+  | /** Retention dropped a version's weights. */ { Retired: { version: number; } }
+  | /** Schemas 2 and 3: a challenger stopped being one. */ { ChallengerEnded: { version: number; } };
 
 /** Statistics over one time window. */
 export interface WindowStats {
@@ -1101,6 +1291,8 @@ export interface ArmReport {
   win_rate: number | null;
   /** Mean PnL % (`None` before the first trade). */
   mean_pnl_pct: number | null;
+  /** Mean log-loss of what the trades were served (`None` before the first trade). */
+  log_loss: number | null;
 }
 
 /** Result of [`two_proportion_z_test`]. */
@@ -1148,11 +1340,6 @@ export type OptimKind =
   | /** `u = momentum * u + g; p -= lr * u`. */ { Sgd: { momentum: number; } }
   | /** Adam (Kingma & Ba), PyTorch's formulation. */ { Adam: { beta1: number; beta2: number; eps: number; } };
 
-/** What the promotion gate compares. */
-export type GateMetric =
-  | /** Mean cross-entropy (lower is better): rewards calibrated probabilities. */ "LogLoss"
-  | /** Share of right classes (higher is better). */ "Accuracy";
-
 /** Page-Hinkley test configuration. */
 export interface PageHinkleyConfig {
   /** Tolerated increase of the mean before evidence accumulates (default 0.05: five percentage points of a 0/1 error rate; 0..=1e6). */
@@ -1191,22 +1378,21 @@ export type Cadence =
 
 /** What the policy decided. */
 export type Action =
-  | /** Train nothing. */ "Skip"
-  | /** Fine-tune the current network on the new samples. */ "Incremental"
-  | /** Retrain from scratch on all samples. */ "Retrain"
-  | /** Evaluate the champion only (only ever decided when [`LearnMode::Eval`] is asked for). */ "Eval";
+  | /** Make no version. */ "Skip"
+  | /** Put a snapshot of the online network on trial. */ "Incremental"
+  | /** Start a full retrain. */ "Retrain"
+  | /** Evaluate only (only ever decided when [`LearnMode::Eval`] is asked for). */ "Eval";
 
 /** Why the policy decided what it did, with the numbers that decided it. */
 export type Reason =
   | /** A mode other than [`LearnMode::Auto`] was asked for; the facts were not consulted. */ "Forced"
   | /** The extreme-input guard has paused learning. */ "Paused"
   | /** A drift detector fired. */ "Drift"
-  | /** The recent accuracy is at least `accuracy_drop` below the baseline. */ { AccuracyDrop: { baseline: number; recent: number; } }
-  | /** Enough new samples: at least `min_retrain` (for a retrain) or at least `min_incremental` (for an incremental update). */ { NewSamples: { new: number; } }
-  | /** At least `max_age_days` since the last update, and there are new samples. */ { Stale: { days: number; new: number; } }
-  | /** An incremental update would be due, but there is no trained network to fine-tune (never trained, or the champion is the class-frequency prior): retrain instead. */ { NoNetwork: { new: number; } }
-  | /** A retrain was indicated, but there are too few samples in total: skip. */ { TooFewSamples: { have: number; need: number; } }
-  | /** Not enough new samples for anything. */ { NothingNew: { new: number; need: number; } };
+  | /** Enough labels since the last snapshot (for a snapshot) or retrain (for a retrain). */ { NewSamples: { new: number; } }
+  | /** A retrain was called for, but the replay buffer is too small (`need`: `min_train_samples`). */ { TooFewSamples: { have: number; need: number; } }
+  | /** Not enough labels since the last snapshot (`need`: `snapshot_every`). */ { NothingNew: { new: number; need: number; } }
+  | /** A candidate is on trial; no snapshot until it ends. */ { TrialRunning: { version: number; } }
+  | /** A retrain is running. */ "RetrainRunning";
 
 /** Why a training run was thrown away. */
 export type Rejection =
@@ -1228,29 +1414,27 @@ export interface RunLog {
   stopped_early: boolean;
 }
 
-/** The gate's comparison of a candidate with the champion. */
-export interface GateCheck {
-  /** Metric compared. */
-  metric: GateMetric;
-  /** Candidate's value. */
-  candidate: number;
-  /** Champion's value on the same samples. */
-  champion: number;
-  /** Held-out samples both were measured on. */
-  samples: number;
-  /** The candidate may go live. */
-  passed: boolean;
-}
-
-/** What happened to a submitted candidate. */
+/** What became of a submitted candidate. */
 export type Verdict =
-  | /** It is the champion now. */ "Promoted"
-  | /** It is the challenger now. */ "Challenger"
-  | /** It is retained but neither champion nor challenger. */ "Held";
+  | /** It is on trial against the champion. */ "OnTrial"
+  | /** It won its trial (or was promoted by hand) and is the champion. */ "Promoted"
+  | /** It lost its trial, or the trial was cut short: it never serves. */ "Held";
 
 /** Why a version became champion. */
 export type PromotionReason =
-  | /** It passed the gate. */ { Gate: GateCheck }
+  | /** It won its trial. */ { Trial: TrialResult }
   | /** A person asked for it. */ "Manual"
-  | /** It won an A/B test significantly. */ { AbTest: { p_value: number; } };
+  | /** Schemas 2 and 3: it was at least as good as the champion on held-out data (`candidate` and `champion`: log-loss or accuracy on the same `samples`). */ { HeldOut: { candidate: number; champion: number; samples: number; } }
+  | /** Schemas 2 and 3: it won an A/B test (the smaller p-value of two tests). */ { AbTest: { p_value: number; } };
+
+/** One expert of the mixture. */
+export type Expert =
+  | /** The class frequencies of every label revealed so far, add-one smoothed. */ "Prior"
+  | /** The class frequencies with older labels discounted (`mixture.recent_half_life`). */ "Recent"
+  | /** The linear learner. */ "Linear"
+  | /** The linear learner pooled with the prior. */ "LinearPooled"
+  | /** The online network. */ "Online"
+  | /** The online network pooled with the prior. */ "OnlinePooled"
+  | /** The champion version (a network, or a class prior). */ "Champion"
+  | /** The champion pooled with the prior. */ "ChampionPooled";
 "#;

@@ -114,6 +114,8 @@ fn version_and_defaults() {
         get(&c, "exits.mode").as_string().as_deref(),
         Some("Training")
     );
+    assert_eq!(get(&c, "lifecycle.ab.enabled").as_bool(), Some(false));
+    assert_eq!(num(&c, "lifecycle.gate.trial"), 2000.0);
     let p = default_paper_config().unwrap();
     assert_eq!(get(&p, "symbol").as_string().as_deref(), Some("PAPER"));
     assert_eq!(num(&p, "levels.window"), 200.0);
@@ -195,6 +197,34 @@ fn every_command_and_query() {
         "bit 63 | replay count"
     );
     assert_eq!(get(&obs, "outcome").as_string().as_deref(), Some("Loss"));
+    assert!(
+        get(&obs, "forecast").is_null(),
+        "no forecast was registered"
+    );
+    // forecast, then observe of the same features: the observation reveals that forecast.
+    let fc = e
+        .forecast(js(r#"{"features":[0.25,-0.5,0.75,1]}"#), Some(t))
+        .unwrap();
+    let forecast_id = num(&fc, "id");
+    assert_eq!(forecast_id, 1.0, "forecast ids count from 1");
+    assert_eq!(num(&fc, "model_version"), 1.0);
+    assert_eq!(Array::from(&get(&fc, "signal.probs")).length(), 3);
+    let experts = Array::from(&get(&fc, "experts"));
+    assert_eq!(experts.length(), 8, "one forecast per expert");
+    for p in experts.iter() {
+        assert_eq!(Array::from(&p).length(), 3, "[loss, flat, win]");
+    }
+    let revealed = e
+        .observe(
+            js(r#"{"features":[0.25,-0.5,0.75,1],"return_pct":0.02}"#),
+            Some(t),
+        )
+        .unwrap();
+    assert_eq!(num(&revealed, "forecast"), forecast_id);
+    assert_eq!(
+        get(&revealed, "outcome").as_string().as_deref(),
+        Some("Win")
+    );
 
     run_lifecycle(&mut e);
     t = T0 + 100.0 * HOUR;
@@ -278,8 +308,38 @@ fn every_command_and_query() {
     assert!(Array::is_array(&get(&m, "windows")));
     let mv = e.monitor(Some(first), Some(t)).unwrap();
     assert_eq!(num(&mv, "version"), f64::from(first));
-    let ab = e.ab().unwrap();
-    assert!(ab.is_null() || ab.is_object());
+    // `learn("Retrain")` and the scheduled jobs (an online snapshot, a retrain) each put a
+    // candidate on trial; a trial lasts `gate.trial` (2,000) labels, and no label came since.
+    let trial = e.trial().unwrap();
+    assert!(trial.is_object(), "{}", show(&trial));
+    assert_eq!(num(&trial, "candidate"), num(&stats, "signal.challenger"));
+    assert_eq!(num(&trial, "champion"), num(&stats, "signal.champion"));
+    assert_eq!(num(&trial, "target_rows"), 2000.0);
+    assert_eq!(get(&trial, "interim.passed").as_bool(), Some(false));
+    assert!(get(&trial, "ab").is_null(), "A/B routing is off by default");
+    let mixture = e.mixture().unwrap();
+    let experts = Array::from(&get(&mixture, "experts"));
+    assert_eq!(experts.length(), 8);
+    let weights: f64 = experts.iter().map(|x| num(&x, "weight")).sum();
+    assert!((weights - 1.0).abs() < 1e-9, "weights sum to {weights}");
+    assert_eq!(
+        get(&experts.get(0), "expert").as_string().as_deref(),
+        Some("Prior")
+    );
+    assert_eq!(
+        get(&experts.get(7), "expert").as_string().as_deref(),
+        Some("ChampionPooled")
+    );
+    assert!(num(&mixture, "rows") > 0.0);
+    let accuracy = e.accuracy(30).unwrap();
+    assert_eq!(num(&accuracy, "days"), 30.0);
+    assert_eq!(
+        num(&accuracy, "until"),
+        T0 + 80.0 * HOUR,
+        "the newest close, run_lifecycle's last"
+    );
+    assert_eq!(num(&accuracy, "window.days"), 30.0);
+    assert_eq!(num(&accuracy, "window.trades"), 41.0, "every close so far");
     assert!(get(&e.drift().unwrap(), "drift").as_bool().is_some());
     assert!(Array::is_array(&e.due(Some(t)).unwrap()));
     assert!(num(&e.ranking().unwrap(), "rankings") >= 2.0);
@@ -292,6 +352,18 @@ fn every_command_and_query() {
         .apply(js(r#"{"Query":{"ClosedTrades":{"limit":2}}}"#), Some(t))
         .unwrap();
     assert_eq!(Array::from(&get(&reply, "Trades")).length(), 2);
+    let reply = e.apply(js(r#"{"Query":"Trial"}"#), Some(t)).unwrap();
+    assert_eq!(num(&reply, "Trial.candidate"), num(&trial, "candidate"));
+    let reply = e.apply(js(r#"{"Query":"Mixture"}"#), Some(t)).unwrap();
+    assert_eq!(Array::from(&get(&reply, "Mixture.experts")).length(), 8);
+    let reply = e
+        .apply(js(r#"{"Query":{"Accuracy":{"days":7}}}"#), Some(t))
+        .unwrap();
+    assert_eq!(num(&reply, "Accuracy.days"), 7.0);
+    let reply = e
+        .apply(js(r#"{"Forecast":{"features":[0,0,0,0]}}"#), Some(t))
+        .unwrap();
+    assert_eq!(num(&reply, "Forecast.id"), forecast_id + 1.0);
 }
 
 #[wasm_bindgen_test]
@@ -482,7 +554,20 @@ fn snapshot_restore_and_determinism() {
     assert_ne!(bytes(&c.snapshot()), sa);
     // inspectCheckpoint decodes what snapshot wrote.
     let doc = inspect_checkpoint(&sa).unwrap();
-    assert!(get(&doc, "base").is_object() && get(&doc, "ranking").is_object());
+    for part in [
+        "config",
+        "journal",
+        "replay",
+        "lifecycle",
+        "levels",
+        "exits",
+        "stats",
+        "ranking",
+    ] {
+        assert!(get(&doc, part).is_object(), "{part} in {}", show(&doc));
+    }
+    let rng = get(&doc, "rng");
+    assert!(rng.is_bigint() || rng.as_f64().is_some(), "rng {rng:?}");
 }
 
 #[wasm_bindgen_test]
@@ -605,6 +690,45 @@ fn typescript_interfaces_match_values() {
     let observed = e
         .observe(js(r#"{"features":[0,0,0,0],"return_pct":0}"#), Some(t))
         .unwrap();
+    let forecast = e
+        .forecast(js(r#"{"features":[0.5,0.5,0.5,0.5]}"#), Some(t))
+        .unwrap();
+    // A snapshot of the online network, put on trial.
+    let snapshot = e.learn(Some(js(r#""Incremental""#)), Some(t)).unwrap();
+    let trial = e.trial().unwrap();
+    let evaluated = e.learn(Some(js(r#""Eval""#)), Some(t)).unwrap();
+    let mixture = e.mixture().unwrap();
+    let accuracy = e.accuracy(30).unwrap();
+    let doc = inspect_checkpoint(&bytes(&e.snapshot())).unwrap();
+    // A retrain spread over commands: with `retrain_every` 100 the 100th label starts one,
+    // and 64 rows of work per command do not finish it (its first slice alone is the
+    // train and validation rows, 60 of them, plus a mini-batch).
+    let mut r = Engine::new(
+        Some(js(r#"{"features": 4, "lifecycle": {"policy": {"retrain_every": 100, "min_train_samples": 50}, "retrain": {"rows_per_call": 64}, "drift": {"page_hinkley": {"lambda": 1e9}}}}"#)),
+        Some(JsValue::from_f64(9.0)),
+        Some(T0),
+    )
+    .unwrap();
+    let mut running = None;
+    for i in 0..150u32 {
+        let x = (i % 7) as f32 / 7.0 - 0.5;
+        let ret = if i % 3 == 0 { -0.01 } else { 0.01 };
+        let obs = js(&format!(
+            r#"{{"features":[{x},{},0.25,1],"return_pct":{ret}}}"#,
+            -x
+        ));
+        let o = r.observe(obs, Some(T0 + f64::from(i) * HOUR)).unwrap();
+        if get(&o, "learned.retrain").is_object() {
+            running = Some(get(&o, "learned"));
+            break;
+        }
+    }
+    let running = running.expect("an automatic retrain started");
+    assert!(get(&running, "run").is_null(), "{}", show(&running));
+    let retrain = get(&running, "retrain");
+    assert_eq!(Array::from(&get(&retrain, "rows")).length(), 2);
+    let retraining = r.stats().unwrap();
+    assert!(get(&retraining, "signal.retrain").is_object());
     let cases = [
         ("Opened", opened.clone()),
         ("Signal", get(&opened, "signal")),
@@ -626,6 +750,21 @@ fn typescript_interfaces_match_values() {
         ("LifecycleConfig", get(&config, "lifecycle")),
         ("ExitConfig", get(&config, "exits")),
         ("Observed", observed),
+        ("Forecasted", forecast),
+        ("RunReport", get(&snapshot, "signal.run")),
+        ("DataRange", get(&snapshot, "signal.run.data")),
+        ("TrialStatus", trial.clone()),
+        ("TrialResult", get(&trial, "interim")),
+        ("Evaluation", get(&evaluated, "signal.evaluation")),
+        ("MixtureReport", mixture.clone()),
+        ("ExpertScore", Array::from(&get(&mixture, "experts")).get(0)),
+        ("AccuracyReport", accuracy.clone()),
+        ("WindowStats", get(&accuracy, "window")),
+        ("CheckpointDocument", doc.clone()),
+        ("TradeStats", get(&doc, "stats")),
+        ("LearnReport", running),
+        ("RetrainStatus", retrain),
+        ("SignalStats", get(&retraining, "signal")),
         ("MonitorReport", e.monitor(None, Some(t)).unwrap()),
         ("DriftReport", e.drift().unwrap()),
         ("RankReport", e.ranking().unwrap()),
