@@ -73,6 +73,11 @@ fn date(ms: i64) -> String {
     format!("{y}-{m:02}-{d:02}")
 }
 
+/// A standard error, or `n/a` when the scored rows make fewer than two whole blocks.
+fn std_error(se: Option<f64>) -> String {
+    se.map_or("n/a".into(), |se| format!("{se:.4}"))
+}
+
 fn row(p: &PredictorScores) -> String {
     let all = p.all.map_or("- | - | -".into(), |s| {
         format!(
@@ -84,13 +89,13 @@ fn row(p: &PredictorScores) -> String {
     });
     let d = p.vs_prior;
     format!(
-        "| {} | {all} | {:.4} | {:.4} | {:.4} | {:+.4} ± {:.4} |",
+        "| {} | {all} | {:.4} | {:.4} | {:.4} | {:+.4} ± {} |",
         p.name,
         p.last30.accuracy(),
         p.scored.log_loss(),
         p.scored.accuracy(),
         d.mean,
-        d.std_error
+        std_error(d.std_error)
     )
 }
 
@@ -116,7 +121,7 @@ pub fn render(r: &Run) -> String {
         s,
         "\nScored rows: {} on ({} on, after the frozen network's training on the first {} \
          labels). The difference to the running prior is per row, with a standard error over \
-         blocks of {} rows.\n",
+         blocks of {} rows (n/a: fewer than two whole blocks).\n",
         e.scored_from.0,
         date(e.scored_from.1),
         e.frozen_after,

@@ -381,13 +381,15 @@ fn print_w6(r: &W6Result) {
             )
         });
         println!(
-            "# W6 | {} | {all} | {:.4} | {:.4} | {:.4} | {:+.4} ({:.4}) |",
+            "# W6 | {} | {all} | {:.4} | {:.4} | {:.4} | {:+.4} ({}) |",
             p.name,
             p.last30.accuracy(),
             p.scored.log_loss(),
             p.scored.accuracy(),
             p.vs_prior.mean,
-            p.vs_prior.std_error
+            p.vs_prior
+                .std_error
+                .map_or("one block".into(), |s| format!("{s:.4}"))
         );
     }
     let m = &e.mixture;

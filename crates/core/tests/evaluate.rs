@@ -46,7 +46,10 @@ fn check(e: &Evaluation, name: &str) -> (f64, f64) {
     // bound too, and the engine's prior expert is the running prior.
     assert!(m.excess_vs_prior <= m.bound_vs_prior, "{name}: {m:?}");
     let expert = e.predictor("prior").unwrap().all.unwrap();
-    assert!((expert.log_loss() - prior.log_loss()).abs() < 1e-6, "{name}");
+    assert!(
+        (expert.log_loss() - prior.log_loss()).abs() < 1e-6,
+        "{name}"
+    );
     (excess, bound)
 }
 
@@ -55,10 +58,13 @@ fn on_spy_the_served_forecast_beats_the_running_prior() {
     let e = run("SPY_1h.csv", SPY_FROM);
     assert_eq!(e.rows, 24_910, "the W6 stream");
     let (excess, _) = check(&e, "SPY_1h");
-    assert!(excess < -0.003, "served minus prior {excess:+.5} nats per row");
+    assert!(
+        excess < -0.003,
+        "served minus prior {excess:+.5} nats per row"
+    );
     // Clearly, not by chance: the paired difference on the scored rows, block errors.
     let d = e.predictor("served").unwrap().vs_prior;
-    assert!(d.mean < -2.0 * d.std_error, "{d:?}");
+    assert!(d.mean < -2.0 * d.std_error.unwrap(), "{d:?}");
     // A frozen network does worse than the prior here: learning must go on.
     let frozen = e.predictor("frozen network").unwrap().vs_prior;
     assert!(frozen.mean > d.mean, "{frozen:?} vs {d:?}");
