@@ -243,12 +243,13 @@ fn main() {
                 ];
                 g.after_rep();
                 for (name, r) in runs {
-                    match r {
-                        Ok(o) => print_w7(name, &o),
+                    match &r {
+                        Ok(o) => print_w7(name, o),
                         Err(e) => println!("# W7 {name} failed: {e}"),
                     }
                     if name == "native" {
-                        w7_native = w7::native(&rows, Serve::Forecast).ok();
+                        // The ratios to the peers use this figure, the one printed.
+                        w7_native = r.ok();
                     }
                 }
                 #[cfg(not(feature = "plugin"))]
