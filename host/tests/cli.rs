@@ -170,6 +170,89 @@ fn bad_input_gets_a_clear_message_and_changes_nothing() {
     );
 }
 
+/// `tradeloop evaluate ARGS...`, which needs no state directory.
+fn evaluate(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("evaluate")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn evaluate_scores_the_served_forecast_against_the_prior_and_refuses_bad_input() {
+    let btc = data("BTC-USD_1d.csv");
+    let btc = btc.to_str().unwrap();
+    let o = evaluate(&["--data", btc, "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let e = &v["evaluation"];
+    assert_eq!(
+        e["rows"], 1189,
+        "1,297 bars less the warm-up and the 12-bar horizon"
+    );
+    let names: Vec<&str> = e["predictors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    for want in [
+        "served",
+        "prior",
+        "linear",
+        "online net",
+        "running prior",
+        "frozen network",
+    ] {
+        assert!(names.contains(&want), "{want} missing from {names:?}");
+    }
+    let by = |name: &str| {
+        let p = e["predictors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap();
+        p["all"]["log_loss_sum"].as_f64().unwrap() / p["all"]["n"].as_f64().unwrap()
+    };
+    // The acceptance of issue 12, on this series: within the bound of the running prior.
+    let m = &e["mixture"];
+    let bound = m["bound_vs_prior"].as_f64().unwrap() / m["rows"].as_f64().unwrap();
+    assert!(by("served") <= by("running prior") + bound, "{m}");
+    assert!(m["excess_vs_prior"].as_f64().unwrap() <= m["bound_vs_prior"].as_f64().unwrap());
+    // One 500-row block of scored rows: no standard error rather than a made-up one.
+    assert!(e["predictors"][0]["vs_prior"]["std_error"].is_null());
+
+    // The text form: the predictors' table and the per-year table.
+    let o = evaluate(&["--data", btc]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(o.status.success());
+    assert!(text.contains("| served | "), "{text}");
+    assert!(text.contains("| 2017 | "), "{text}");
+    assert!(text.contains("± n/a"), "{text}");
+
+    // Bad input: a typed message, non-zero exit.
+    let err = |o: Output| {
+        assert!(!o.status.success());
+        String::from_utf8(o.stderr).unwrap()
+    };
+    let t = Temp::new("evaluate");
+    let missing = t.join("missing.csv");
+    assert!(err(evaluate(&["--data", missing.to_str().unwrap()])).contains("missing.csv"));
+    let bad = t.join("bad.csv");
+    std::fs::write(
+        &bad,
+        "timestamp,open,high,low,close,volume\n1,1,1,1,1,1\n2,1,1,1,NaN,1\n",
+    )
+    .unwrap();
+    let e = err(evaluate(&["--data", bad.to_str().unwrap()]));
+    assert!(e.contains("line 3"), "{e}");
+    assert!(err(evaluate(&["--data", btc, "--horizon", "0"])).contains("horizon"));
+    assert!(err(evaluate(&["--data", btc, "--from", "yesterday"])).contains("--from"));
+    assert!(err(evaluate(&["--data", btc, "--from", "2018-07-01"])).contains("too short"));
+}
+
 #[test]
 fn a_locked_state_is_refused() {
     let t = Temp::new("lock");

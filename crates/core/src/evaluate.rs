@@ -211,6 +211,11 @@ pub struct Protocol {
     pub seed: u64,
 }
 
+impl Protocol {
+    /// Longest label horizon, in bars.
+    pub const MAX_HORIZON: u32 = 10_000;
+}
+
 impl Default for Protocol {
     fn default() -> Self {
         Self {
@@ -413,6 +418,11 @@ pub fn evaluate(
     };
     if config.features as usize != FEATURES {
         return Err(Error::InvalidConfig("evaluate needs the 32 W6 features"));
+    }
+    if !(1..=Protocol::MAX_HORIZON).contains(&protocol.horizon) {
+        return Err(Error::InvalidConfig(
+            "the horizon must be in 1..=10000 bars",
+        ));
     }
     if frozen_after < 10 || m < frozen_after + h + 1 {
         return Err(Error::InvalidConfig(
