@@ -48,6 +48,9 @@ cargo run -q -p tradeloop-host -- --state "$work/state" report --out "$work/repo
 ls -l "$work/report"
 rm -rf "$work"
 
+step "tradeloop evaluate: the W6 protocol on the bundled BTC-USD daily bars"
+cargo run -q -p tradeloop-host -- evaluate --data data/market/BTC-USD_1d.csv
+
 step "the same core tests compiled to WebAssembly (SIMD128), run in node's V8"
 cargo test -p tradeloop-core --target wasm32-wasip1
 
