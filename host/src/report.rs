@@ -1253,8 +1253,7 @@ pub fn datetime(ms: i64) -> String {
 
 /// `YYYY-MM-DD`.
 fn date(ms: i64) -> String {
-    let (y, m, d) = civil(ms);
-    format!("{y}-{m:02}-{d:02}")
+    tradeloop_core::market::iso_date(ms)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -329,11 +329,6 @@ fn main() {
     }
 }
 
-fn date(ms: i64) -> String {
-    let (y, m, d) = tradeloop_core::market::date_of(ms);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
 fn print_w7(name: &str, o: &Online) {
     println!("W7 {name} {:.0} rows/s", o.rows_per_s);
     println!("W7 {name} worst-call {:.3} ms", o.worst_ms.0);
@@ -357,8 +352,8 @@ fn print_w6(r: &W6Result) {
     println!(
         "# W6 stream: SPY_1h bars from 2007-01-01, {} rows ({} .. {}), labels 0/1/2 = {:?}; the protocol of tradeloop_core::evaluate (12-row label delay: Observe row k-12, then Forecast row k); {:.2} s",
         e.rows,
-        date(e.span.0),
-        date(e.span.1),
+        tradeloop_core::market::iso_date(e.span.0),
+        tradeloop_core::market::iso_date(e.span.1),
         e.labels,
         r.seconds
     );
@@ -369,45 +364,10 @@ fn print_w6(r: &W6Result) {
             println!("W6 {name} accuracy {:.2} %", 100.0 * all.accuracy());
         }
     }
-    println!(
-        "# W6 | predictor | log-loss | accuracy | macro-F1 | last-30% acc | scored log-loss | scored acc | scored vs prior (block se) |"
-    );
-    for p in &e.predictors {
-        let all = p.all.map_or("- | - | -".into(), |s| {
-            format!(
-                "{:.4} | {:.4} | {:.4}",
-                s.log_loss(),
-                s.accuracy(),
-                s.macro_f1()
-            )
-        });
-        println!(
-            "# W6 | {} | {all} | {:.4} | {:.4} | {:.4} | {:+.4} ({}) |",
-            p.name,
-            p.last30.accuracy(),
-            p.scored.log_loss(),
-            p.scored.accuracy(),
-            p.vs_prior.mean,
-            p.vs_prior
-                .std_error
-                .map_or("one block".into(), |s| format!("{s:.4}"))
-        );
+    for line in e
+        .markdown(&tradeloop_core::evaluate::Protocol::default())
+        .lines()
+    {
+        println!("# W6 {line}");
     }
-    let m = &e.mixture;
-    println!(
-        "# W6 mixture as the engine scores it: {:+.5} nats/row against the running prior, proven bound {:.5} nats/row ({} copies, {} labels); weights {:?}",
-        m.excess_vs_prior / m.rows.max(1) as f64,
-        m.bound_vs_prior / m.rows.max(1) as f64,
-        m.copies,
-        m.rows,
-        m.experts
-            .iter()
-            .map(|x| format!("{} {:.3}", x.expert.name(), x.weight))
-            .collect::<Vec<_>>()
-    );
-    let t = &e.engine;
-    println!(
-        "# W6 engine: {} versions ({} snapshots, {} retrains), trials {} promoted / {} held, champion v{}",
-        t.versions, t.snapshots, t.retrains, t.promoted, t.held, t.champion
-    );
 }

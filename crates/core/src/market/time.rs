@@ -100,6 +100,12 @@ pub fn date_of(ms: i64) -> (i64, u32, u32) {
     (y as i64, m as u32, d as u32)
 }
 
+/// The UTC calendar date of a time in ms since the Unix epoch as `YYYY-MM-DD`.
+pub fn iso_date(ms: i64) -> alloc::string::String {
+    let (y, m, d) = date_of(ms);
+    alloc::format!("{y:04}-{m:02}-{d:02}")
+}
+
 /// Parses a timestamp of the market CSV into **milliseconds** since the Unix epoch, UTC.
 ///
 /// Accepted forms (surrounding whitespace is ignored):
@@ -244,6 +250,12 @@ mod tests {
         assert_eq!(date_of(1_609_459_199_000), (2020, 12, 31));
         assert_eq!(date_of(1_609_459_200_000), (2021, 1, 1));
         assert_eq!(date_of(1_169_578_800_000), (2007, 1, 23));
+        assert_eq!(iso_date(1_169_578_800_000), "2007-01-23");
+        assert_eq!(iso_date(-1), "1969-12-31");
+        assert_eq!(
+            parse_timestamp(&iso_date(1_582_934_400_000)),
+            Ok(1_582_934_400_000)
+        );
         for ms in [i64::MIN, i64::MAX] {
             let (y, m, d) = date_of(ms);
             assert!(y.abs() > 200_000_000 && (1..=12).contains(&m) && (1..=31).contains(&d));

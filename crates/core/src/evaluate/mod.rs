@@ -40,6 +40,8 @@ use crate::nn::Workspace;
 use crate::rng::SplitMix64;
 use crate::vocab::Outcome;
 
+mod markdown;
+
 /// The log-loss floor of the W6 spec.
 pub const P_FLOOR: f64 = 1e-7;
 
