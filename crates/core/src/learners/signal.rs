@@ -15,9 +15,6 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, check};
 use crate::nn::{Activation, Init, Mlp, MlpSpec, Normalizer, OptimConfig, Workspace, softmax};
 use crate::replay::ReplayBuffer;
-use crate::rng::SplitMix64;
-
-use super::training::{Progress, Training};
 use crate::vocab::{Outcome, Signal};
 
 /// Signal network configuration.
@@ -380,27 +377,6 @@ pub struct RunSettings {
     pub divergence: f32,
 }
 
-/// A full retrain run to completion: normalisation fitted on `train`, fresh weights from
-/// `rng`, up to `settings.epochs` epochs with early stopping on `validation` loss (restoring
-/// the best epoch), then a temperature fitted on `validation`. The same loop as a retrain
-/// spread over many commands ([`Training`]).
-pub fn retrain(
-    config: &SignalConfig,
-    train: &Data,
-    validation: &Data,
-    settings: &RunSettings,
-    rng: &mut SplitMix64,
-    ws: &mut Workspace,
-) -> Result<(SignalNet, RunLog), Rejection> {
-    let mut run = Training::new(config, *settings, train.clone(), validation.clone(), rng)?;
-    match run.finish(ws) {
-        Progress::Done(net) => Ok((net, run.log().clone())),
-        Progress::Rejected(why) => Err(why),
-        // `finish` has no budget: it cannot stop early.
-        Progress::Running => Err(Rejection::NoData),
-    }
-}
-
 fn argmax(v: &[f32]) -> u8 {
     let mut best = 0;
     for (i, &x) in v.iter().enumerate() {
@@ -423,12 +399,13 @@ pub fn signal_from(probs: [f32; 3]) -> Signal {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::rng::SplitMix64;
 
     /// Two features; the class is decided by the sign of the first (win above 0, loss
     /// below), with 10% label noise.
-    fn toy(n: usize, seed: u64, t0: i64) -> Data {
+    pub(crate) fn toy(n: usize, seed: u64, t0: i64) -> Data {
         let mut rng = SplitMix64::new(seed);
         let mut d = Data {
             dim: 2,
@@ -448,7 +425,7 @@ mod tests {
         d
     }
 
-    fn settings() -> RunSettings {
+    pub(crate) fn settings() -> RunSettings {
         RunSettings {
             optimizer: OptimConfig::adam(1e-2),
             batch: 32,
@@ -458,69 +435,11 @@ mod tests {
         }
     }
 
-    fn config() -> SignalConfig {
+    pub(crate) fn config() -> SignalConfig {
         SignalConfig {
             hidden: vec![8],
             ..SignalConfig::default()
         }
-    }
-
-    #[test]
-    fn retrain_learns_beats_the_prior_and_restores_the_best_epoch() {
-        let d = toy(1000, 1, 0);
-        let [train, val, test] = d.split([5, 3, 2]);
-        assert_eq!((train.len(), val.len(), test.len()), (500, 300, 200));
-        let mut ws = Workspace::default();
-        let (net, log) = retrain(
-            &config(),
-            &train,
-            &val,
-            &settings(),
-            &mut SplitMix64::new(2),
-            &mut ws,
-        )
-        .unwrap();
-        assert!(log.best_epoch >= 1 && log.best_epoch <= log.epochs);
-        let best = log.validation_loss[log.best_epoch as usize - 1];
-        assert!(log.validation_loss.iter().all(|&v| v >= best));
-        let net = Predictor::Net(net);
-        let prior = Predictor::prior_of(&train.y);
-        let m = net.evaluate(&mut ws, &test).unwrap();
-        let p = prior.evaluate(&mut ws, &test).unwrap();
-        assert!(m.accuracy > 0.8, "{m:?}");
-        assert!(m.log_loss < p.log_loss - 0.3, "{m:?} vs prior {p:?}");
-    }
-
-    #[test]
-    fn a_nan_or_diverging_run_is_rejected() {
-        let d = toy(400, 3, 0);
-        let [train, val, _] = d.split([5, 3, 2]);
-        let mut ws = Workspace::default();
-        let wild = RunSettings {
-            optimizer: OptimConfig::sgd(10.0, 0.99),
-            ..settings()
-        };
-        let r = retrain(
-            &config(),
-            &train,
-            &val,
-            &wild,
-            &mut SplitMix64::new(4),
-            &mut ws,
-        );
-        assert!(
-            matches!(r, Err(Rejection::NonFinite | Rejection::Diverged)),
-            "{r:?}"
-        );
-        let none = retrain(
-            &config(),
-            &Data::default(),
-            &val,
-            &settings(),
-            &mut SplitMix64::new(4),
-            &mut ws,
-        );
-        assert_eq!(none.err(), Some(Rejection::NoData));
     }
 
     #[test]

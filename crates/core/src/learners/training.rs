@@ -7,7 +7,7 @@
 //! that restores the best epoch, a rejection if a loss or weight is not finite or the
 //! training loss climbs above `divergence` times its start, and at the end a softmax
 //! temperature fitted on the validation rows. This is the only training loop of the signal
-//! network ([`super::signal::retrain`] runs it to completion).
+//! network ([`retrain`] runs it to completion).
 
 use alloc::vec::Vec;
 
@@ -351,5 +351,92 @@ impl Training {
         } else {
             t
         }
+    }
+}
+
+/// A full retrain run to completion: normalisation fitted on `train`, fresh weights from
+/// `rng`, up to `settings.epochs` epochs with early stopping on `validation` loss (restoring
+/// the best epoch), then a temperature fitted on `validation`. The same loop as a retrain
+/// spread over many commands ([`Training`]).
+pub fn retrain(
+    config: &SignalConfig,
+    train: &Data,
+    validation: &Data,
+    settings: &RunSettings,
+    rng: &mut SplitMix64,
+    ws: &mut Workspace,
+) -> Result<(SignalNet, RunLog), Rejection> {
+    let mut run = Training::new(config, *settings, train.clone(), validation.clone(), rng)?;
+    match run.finish(ws) {
+        Progress::Done(net) => Ok((net, run.log().clone())),
+        Progress::Rejected(why) => Err(why),
+        // `finish` has no budget: it cannot stop early.
+        Progress::Running => Err(Rejection::NoData),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::learners::signal::Predictor;
+    use crate::learners::signal::tests::{config, settings, toy};
+    use crate::nn::OptimConfig;
+
+    #[test]
+    fn retrain_learns_beats_the_prior_and_restores_the_best_epoch() {
+        let d = toy(1000, 1, 0);
+        let [train, val, test] = d.split([5, 3, 2]);
+        assert_eq!((train.len(), val.len(), test.len()), (500, 300, 200));
+        let mut ws = Workspace::default();
+        let (net, log) = retrain(
+            &config(),
+            &train,
+            &val,
+            &settings(),
+            &mut SplitMix64::new(2),
+            &mut ws,
+        )
+        .unwrap();
+        assert!(log.best_epoch >= 1 && log.best_epoch <= log.epochs);
+        let best = log.validation_loss[log.best_epoch as usize - 1];
+        assert!(log.validation_loss.iter().all(|&v| v >= best));
+        let net = Predictor::Net(net);
+        let prior = Predictor::prior_of(&train.y);
+        let m = net.evaluate(&mut ws, &test).unwrap();
+        let p = prior.evaluate(&mut ws, &test).unwrap();
+        assert!(m.accuracy > 0.8, "{m:?}");
+        assert!(m.log_loss < p.log_loss - 0.3, "{m:?} vs prior {p:?}");
+    }
+
+    #[test]
+    fn a_nan_or_diverging_run_is_rejected() {
+        let d = toy(400, 3, 0);
+        let [train, val, _] = d.split([5, 3, 2]);
+        let mut ws = Workspace::default();
+        let wild = RunSettings {
+            optimizer: OptimConfig::sgd(10.0, 0.99),
+            ..settings()
+        };
+        let r = retrain(
+            &config(),
+            &train,
+            &val,
+            &wild,
+            &mut SplitMix64::new(4),
+            &mut ws,
+        );
+        assert!(
+            matches!(r, Err(Rejection::NonFinite | Rejection::Diverged)),
+            "{r:?}"
+        );
+        let none = retrain(
+            &config(),
+            &Data::default(),
+            &val,
+            &settings(),
+            &mut SplitMix64::new(4),
+            &mut ws,
+        );
+        assert_eq!(none.err(), Some(Rejection::NoData));
     }
 }
