@@ -492,6 +492,35 @@ fn every_champion_change_is_in_the_reply_that_caused_it_and_in_the_audit() {
 }
 
 #[test]
+fn a_class_prior_version_keeps_no_psi_reference_and_a_network_does() {
+    // Labels independent of the features: the retrain's validation chooses the class prior,
+    // which reads no features, so input drift says nothing about it.
+    let mut e = Engine::new(manual(), 7, T0).unwrap();
+    let mut r = SplitMix64::new(8);
+    let mut t = T0;
+    for _ in 0..600 {
+        let x: Vec<f32> = (0..DIM).map(|_| r.normal() as f32).collect();
+        let ret = if r.chance(0.5) { 0.01 } else { -0.01 };
+        t += 1000;
+        observe(&mut e, x, ret, t);
+    }
+    let run = learn(&mut e, LearnMode::Retrain, t).run.unwrap();
+    assert!(run.prior_chosen, "{run:?}");
+    let v = e.lifecycle().registry().get(run.version.unwrap()).unwrap();
+    assert!(matches!(v.predictor, Predictor::Prior(_)));
+    assert!(v.reference.is_none());
+    // A planted signal: the network is chosen and keeps the reference of its inputs.
+    let mut e = Engine::new(manual(), 7, T0).unwrap();
+    let mut t = T0;
+    feed(&mut e, &mut r, A, 600, &mut t);
+    let run = learn(&mut e, LearnMode::Retrain, t).run.unwrap();
+    assert!(!run.prior_chosen, "{run:?}");
+    let v = e.lifecycle().registry().get(run.version.unwrap()).unwrap();
+    assert!(matches!(v.predictor, Predictor::Net(_)));
+    assert!(v.reference.is_some());
+}
+
+#[test]
 fn a_nan_run_is_rejected_and_the_champion_untouched() {
     let (e, t, _) = trained_engine(manual());
     let champion = e.lifecycle().registry().champion().predictor.clone();

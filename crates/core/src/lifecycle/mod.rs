@@ -961,8 +961,13 @@ impl Lifecycle {
             (net, net_val)
         };
         let test = candidate.evaluate(ctx.ws, &r.test);
-        let reference =
-            PsiReference::fit(&r.run.train.x, r.run.train.dim, cfg.drift.psi.bins as usize);
+        // A class prior reads no features, so their drift says nothing about it: no PSI
+        // reference (and no PSI alarm while it is champion).
+        let reference = (!prior_wins)
+            .then(|| {
+                PsiReference::fit(&r.run.train.x, r.run.train.dim, cfg.drift.psi.bins as usize)
+            })
+            .flatten();
         let id = self.registry.add(Version {
             id: 0,
             parent: Some(self.registry.champion),
