@@ -780,7 +780,7 @@ impl History {
                 .registry()
                 .audit()
                 .iter()
-                .copied()
+                .cloned()
                 .collect(),
             levels,
             monitor: engine
@@ -2034,7 +2034,7 @@ impl Report {
 
 /// One audit event in words.
 fn describe(e: &AuditEvent) -> String {
-    match *e {
+    match e.clone() {
         AuditEvent::Created {
             version,
             kind,

@@ -572,7 +572,7 @@ impl Engine {
                 Reply::Audit(
                     a.iter()
                         .skip(a.len().saturating_sub(limit as usize))
-                        .copied()
+                        .cloned()
                         .collect(),
                 )
             }

@@ -454,12 +454,12 @@ fn every_champion_change_is_in_the_reply_that_caused_it_and_in_the_audit() {
     let audit = e.lifecycle().registry().audit().clone();
     let promoted: Vec<_> = audit
         .iter()
-        .filter_map(|a| match a.event {
+        .filter_map(|a| match &a.event {
             AuditEvent::Promoted {
                 version,
                 reason: PromotionReason::Trial(r),
                 ..
-            } => Some((version, r)),
+            } => Some((*version, r)),
             _ => None,
         })
         .collect();

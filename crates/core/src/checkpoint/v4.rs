@@ -15,6 +15,7 @@
 //! ([`super::v2_lifecycle`] says what the upgrade keeps).
 
 use alloc::borrow::Cow;
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
@@ -551,7 +552,7 @@ impl From<TrialResultV4> for TrialResult {
 impl From<PromotionReason> for PromotionReasonV4 {
     fn from(r: PromotionReason) -> Self {
         match r {
-            PromotionReason::Trial(t) => PromotionReasonV4::Trial(t.into()),
+            PromotionReason::Trial(t) => PromotionReasonV4::Trial((*t).into()),
             PromotionReason::Manual => PromotionReasonV4::Manual,
             PromotionReason::HeldOut {
                 candidate,
@@ -570,7 +571,7 @@ impl From<PromotionReason> for PromotionReasonV4 {
 impl From<PromotionReasonV4> for PromotionReason {
     fn from(r: PromotionReasonV4) -> Self {
         match r {
-            PromotionReasonV4::Trial(t) => PromotionReason::Trial(t.into()),
+            PromotionReasonV4::Trial(t) => PromotionReason::Trial(Box::new(t.into())),
             PromotionReasonV4::Manual => PromotionReason::Manual,
             PromotionReasonV4::HeldOut {
                 candidate,
@@ -588,7 +589,7 @@ impl From<PromotionReasonV4> for PromotionReason {
 
 impl From<&AuditEntry> for AuditEntryV4 {
     fn from(e: &AuditEntry) -> Self {
-        let event = match e.event {
+        let event = match e.event.clone() {
             AuditEvent::Created {
                 version,
                 kind,
@@ -612,7 +613,7 @@ impl From<&AuditEntry> for AuditEntryV4 {
             }
             AuditEvent::Held { version, trial } => AuditEventV4::Held {
                 version,
-                trial: trial.map(Into::into),
+                trial: trial.map(|t| (*t).into()),
             },
             AuditEvent::Rejected { kind, why } => AuditEventV4::Rejected {
                 kind: kind.into(),
@@ -652,7 +653,7 @@ impl From<AuditEntryV4> for AuditEntry {
             }
             AuditEventV4::Held { version, trial } => AuditEvent::Held {
                 version,
-                trial: trial.map(Into::into),
+                trial: trial.map(|t| Box::new(t.into())),
             },
             AuditEventV4::Rejected { kind, why } => AuditEvent::Rejected {
                 kind: kind.into(),

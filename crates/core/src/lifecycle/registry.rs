@@ -6,6 +6,7 @@
 //! rollback; each change is an [`AuditEntry`]. A candidate that loses its trial is held: it
 //! never serves a forecast. Versions keep their weights, so a rollback restores them exactly.
 
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
@@ -75,10 +76,10 @@ pub struct Version {
 }
 
 /// Why a version became champion.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum PromotionReason {
-    /// It won its trial.
-    Trial(TrialResult),
+    /// It won its trial (boxed: the audit keeps up to 100,000 events, most of them small).
+    Trial(Box<TrialResult>),
     /// A person asked for it.
     Manual,
     /// Schemas 2 and 3: it was at least as good as the champion on held-out data.
@@ -98,7 +99,7 @@ pub enum PromotionReason {
 }
 
 /// One event in the registry's history.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum AuditEvent {
     /// A training run produced a version.
     Created {
@@ -131,7 +132,7 @@ pub enum AuditEvent {
         /// The version.
         version: u32,
         /// How its trial ended, if it was tested.
-        trial: Option<TrialResult>,
+        trial: Option<Box<TrialResult>>,
     },
     /// A training run was thrown away; the champion is untouched.
     Rejected {
@@ -160,7 +161,7 @@ pub enum AuditEvent {
 }
 
 /// An event and when it happened.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEntry {
     /// ms since the Unix epoch.
     pub at: i64,
@@ -342,14 +343,14 @@ impl Registry {
             v.trial = Some(result);
         }
         if result.passed && self.get(id).is_some() {
-            self.set_champion(id, PromotionReason::Trial(result), now);
+            self.set_champion(id, PromotionReason::Trial(Box::new(result)), now);
             Some(Verdict::Promoted)
         } else {
             self.log(
                 now,
                 AuditEvent::Held {
                     version: id,
-                    trial: Some(result),
+                    trial: Some(Box::new(result)),
                 },
             );
             Some(Verdict::Held)
@@ -567,6 +568,12 @@ mod tests {
 
     #[test]
     fn the_audit_keeps_the_newest_entries() {
+        // A full audit is 100,000 entries: each stays small (a trial's figures are boxed).
+        assert!(
+            core::mem::size_of::<AuditEntry>() <= 32,
+            "{}",
+            core::mem::size_of::<AuditEntry>()
+        );
         let mut r = Registry::new(Predictor::UNIFORM, VersionKind::Initial, 0);
         for i in 0..Registry::MAX_AUDIT as i64 + 10 {
             r.reject(VersionKind::Retrain, Rejection::NoData, i);
