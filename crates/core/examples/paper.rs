@@ -173,11 +173,16 @@ fn main() -> Result<(), Box<dyn Error>> {
         unreachable!()
     };
     println!(
-        "served forecast (the mixture) on {} trades: log-loss {} against the running prior's \
-         {:+.4} nats in all (proven bound {:.2}); weights now:",
+        "served forecast (the mixture) on {} trades: log-loss {}, {:.2} nats {} than the running \
+         prior in all (proven: never more than {:.2} nats worse); weights now:",
         mix.rows,
         mix.log_loss.map_or("-".into(), |l| format!("{l:.4}")),
-        mix.excess_vs_prior,
+        mix.excess_vs_prior.abs(),
+        if mix.excess_vs_prior <= 0.0 {
+            "better"
+        } else {
+            "worse"
+        },
         mix.bound_vs_prior
     );
     for x in &mix.experts {
