@@ -27,6 +27,7 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"))
         .join("plugin-wasm");
+    ensure_wasm_target();
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(&root)
@@ -63,4 +64,32 @@ fn main() {
     let out =
         PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets it")).join("tradeloop_plugin.wasm");
     std::fs::copy(&wasm, &out).unwrap_or_else(|e| panic!("{}: {e}", wasm.display()));
+}
+
+/// Adds the `wasm32-unknown-unknown` standard library with rustup if this toolchain lacks it
+/// (rust-toolchain.toml names it, but rustup does not install it when auto-install is off),
+/// so `cargo run -p tradeloop-host` works on a machine that never ran the test command.
+fn ensure_wasm_target() {
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let Ok(out) = Command::new(rustc).args(["--print", "sysroot"]).output() else {
+        return;
+    };
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    if sysroot.join("lib/rustlib/wasm32-unknown-unknown").is_dir() {
+        return;
+    }
+    let mut rustup = Command::new("rustup");
+    rustup.args(["target", "add", "wasm32-unknown-unknown"]);
+    if let Some(toolchain) = env::var_os("RUSTUP_TOOLCHAIN") {
+        rustup.arg("--toolchain").arg(toolchain);
+    }
+    match rustup.status() {
+        Ok(s) if s.success() => {
+            println!("cargo::warning=installed the wasm32-unknown-unknown target with rustup");
+        }
+        _ => println!(
+            "cargo::warning=the wasm32-unknown-unknown target is missing and rustup could not \
+             add it"
+        ),
+    }
 }
