@@ -439,7 +439,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 (n, Some(until)) => format!(
                     "{days} days to the newest close ({}): {n} trades, signal accuracy {}, win \
                      rate {}",
-                    tradeloop_host::report::datetime(until),
+                    tradeloop_core::market::iso_datetime(until),
                     w.accuracy
                         .map_or("-".into(), |x| format!("{:.1}%", 100.0 * x)),
                     w.win_rate

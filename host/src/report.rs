@@ -33,6 +33,7 @@ use tradeloop_core::lifecycle::mixture::{EXPERTS, Expert};
 use tradeloop_core::lifecycle::monitor::MonitorReport;
 use tradeloop_core::lifecycle::registry::{AuditEntry, AuditEvent, PromotionReason};
 use tradeloop_core::lifecycle::{DriftAlarm, DriftReport, MixtureReport, VersionInfo};
+use tradeloop_core::market::iso_datetime;
 use tradeloop_core::{Command, Engine, EngineConfig, Outcome, Query, Reply};
 
 use crate::store::{StateDir, StoreError};
@@ -1239,18 +1240,6 @@ fn civil(ms: i64) -> (i64, u32, u32) {
     tradeloop_core::market::date_of(ms)
 }
 
-/// `YYYY-MM-DD HH:MM:SS UTC`.
-pub fn datetime(ms: i64) -> String {
-    let (y, m, d) = civil(ms);
-    let s = ms.rem_euclid(86_400_000) / 1000;
-    format!(
-        "{y}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        s / 3600,
-        s / 60 % 60,
-        s % 60
-    )
-}
-
 /// `YYYY-MM-DD`.
 fn date(ms: i64) -> String {
     tradeloop_core::market::iso_date(ms)
@@ -1604,7 +1593,7 @@ impl Report {
         w(&format!("- State directory: `{}`", state.display()));
         w(&format!(
             "- Generated: {} (host clock)",
-            datetime(generated_at)
+            iso_datetime(generated_at)
         ));
         if h.imported {
             w(
@@ -1615,8 +1604,8 @@ impl Report {
         w(&format!(
             "- History: {} events from {} to {}, replayed natively from the journal{}",
             h.events,
-            datetime(h.created_at),
-            datetime(h.last_time),
+            iso_datetime(h.created_at),
+            iso_datetime(h.last_time),
             match h.checked {
                 Some((seq, true)) => format!("; the replay equals the checkpoint at event {seq}"),
                 Some((seq, false)) => format!(
@@ -1740,7 +1729,7 @@ impl Report {
             "The engine's monitor over its newest {} trades, windows ending at the last \
              event ({}):",
             h.config.lifecycle.monitor.capacity,
-            datetime(h.last_time)
+            iso_datetime(h.last_time)
         ));
         w("");
         w(
@@ -1851,7 +1840,7 @@ impl Report {
                     ""
                 },
                 if v.network { "network" } else { "class prior" },
-                datetime(v.created_at),
+                iso_datetime(v.created_at),
                 v.data.map_or("-".into(), |d| format!(
                     "{} / {} / {} samples, {} to {}",
                     d.train,
@@ -1944,7 +1933,11 @@ impl Report {
                     DriftKind::Paused => "learning paused (extreme inputs)".to_owned(),
                     DriftKind::Resumed => "learning resumed".to_owned(),
                 };
-                w(&format!("| {} | {} | {what} |", datetime(ev.at), ev.seq));
+                w(&format!(
+                    "| {} | {} | {what} |",
+                    iso_datetime(ev.at),
+                    ev.seq
+                ));
             }
             w("");
         }
@@ -2006,8 +1999,8 @@ impl Report {
                     "| v{} | v{} | {} | {} | {} | {} |",
                     x.champion,
                     x.challenger,
-                    datetime(x.started_at),
-                    x.ended_at.map_or("running".into(), datetime),
+                    iso_datetime(x.started_at),
+                    x.ended_at.map_or("running".into(), iso_datetime),
                     arm(&x.arms[0]),
                     arm(&x.arms[1])
                 ));
@@ -2026,7 +2019,11 @@ impl Report {
         w("| time | event |");
         w("|---|---|");
         for a in e.audit.iter().rev().take(TAIL).rev() {
-            w(&format!("| {} | {} |", datetime(a.at), describe(&a.event)));
+            w(&format!(
+                "| {} | {} |",
+                iso_datetime(a.at),
+                describe(&a.event)
+            ));
         }
         md
     }
@@ -2160,7 +2157,7 @@ mod tests {
         assert_eq!(civil(951_782_400_000), (2000, 2, 29));
         assert_eq!(civil(951_868_800_000), (2000, 3, 1));
         assert_eq!(civil(4_107_542_400_000), (2100, 3, 1));
-        assert_eq!(datetime(1_700_000_000_000), "2023-11-14 22:13:20 UTC");
+        assert_eq!(iso_datetime(1_700_000_000_000), "2023-11-14 22:13:20 UTC");
         assert_eq!(date(-86_400_000 * 365), "1969-01-01");
         // Day by day over four centuries, the date always moves one day forward.
         let mut prev = civil(-200 * 365 * 86_400_000);

@@ -382,7 +382,7 @@ fn report_of_a_natively_journalled_state() {
     assert_eq!(w.charts.len(), CHARTS.len());
     let md = std::fs::read_to_string(&w.markdown).unwrap();
     assert!(
-        md.contains("- Generated: 2023-11-14 22:13:20 UTC (host clock)"),
+        md.contains("- Generated: 2023-11-14T22:13:20Z (host clock)"),
         "{md}"
     );
     assert!(md.contains(&format!("| closed trades | {} |", stats.trades.closed)));

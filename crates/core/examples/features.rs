@@ -25,36 +25,9 @@
 use std::error::Error;
 use std::io::{BufWriter, Write};
 
-use tradeloop_core::market::{FEATURE_NAMES, FeatureExtractor, HORIZON, parse_csv, w6_label};
-
-/// `(year, month, day)` of a day count since 1970-01-01 (proleptic Gregorian calendar).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    // Shift the epoch to 0000-03-01 so leap days fall at the end of a 400-year era.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097); // day of era, 0..=146_096
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365; // 0..=399
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // day of the March-based year
-    let mp = (5 * doy + 2) / 153; // month, March = 0
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    // Both fit: 1 <= day <= 31, 1 <= month <= 12.
-    (year, month as u32, day as u32)
-}
-
-/// ISO-8601 UTC text of milliseconds since the Unix epoch (whole seconds).
-fn iso_utc(ms: i64) -> String {
-    let secs = ms.div_euclid(1_000);
-    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        sod / 3_600,
-        sod / 60 % 60,
-        sod % 60
-    )
-}
+use tradeloop_core::market::{
+    FEATURE_NAMES, FeatureExtractor, HORIZON, iso_datetime, parse_csv, w6_label,
+};
 
 fn main() -> Result<(), Box<dyn Error>> {
     let mut args = std::env::args().skip(1);
@@ -76,7 +49,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         let Some(features) = extractor.push(bar) else {
             continue;
         };
-        write!(out, "{}", iso_utc(bar.time))?;
+        write!(out, "{}", iso_datetime(bar.time))?;
         for x in features {
             write!(out, ",{x}")?;
         }
@@ -92,25 +65,4 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     out.flush()?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use tradeloop_core::market::parse_timestamp;
-
-    #[test]
-    fn iso_utc_round_trips_through_the_parser() {
-        for text in [
-            "1970-01-01T00:00:00Z",
-            "2000-02-29T23:59:59Z",
-            "2013-01-02T05:00:00Z",
-            "2016-12-31T23:00:00Z",
-            "2100-03-01T12:34:56Z",
-            "1969-12-31T23:59:59Z",
-        ] {
-            let ms = parse_timestamp(text).expect("valid timestamp");
-            assert_eq!(iso_utc(ms), text);
-        }
-    }
 }

@@ -3,16 +3,16 @@
 //!
 //! The core reads no clock: the caller passes `now` (ms since the Unix epoch, UTC) and asks
 //! which jobs are [due](ScheduleState::due), runs them, and [marks](ScheduleState::mark_run)
-//! them. Calendar arithmetic is done here with integers only (proleptic Gregorian calendar,
-//! H. Hinnant's `days_from_civil` / `civil_from_days`, in `i128` so no `i64` input can
-//! overflow); an occurrence that is not representable as `i64` milliseconds is `None`.
+//! them. Calendar arithmetic uses the one calendar of [`crate::market`] (integers only,
+//! `i128`, so no `i64` input can overflow); an occurrence that is not representable as `i64`
+//! milliseconds is `None`.
 
 use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, check};
-use crate::market::civil_from_days;
+use crate::market::{civil_from_days, days_from_civil};
 
 const MS_PER_MINUTE: i128 = 60_000;
 const MS_PER_DAY: i128 = 86_400_000;
@@ -287,17 +287,6 @@ pub fn previous_occurrence(cadence: &Cadence, at_or_before: i64) -> Option<i64> 
 /// Day of the week of `days` since 1970-01-01 (a Thursday): 0 = Monday .. 6 = Sunday.
 fn weekday_of(days: i128) -> i128 {
     (days + 3).rem_euclid(7)
-}
-
-/// Days since 1970-01-01 of the proleptic Gregorian date `y-m-d` (H. Hinnant).
-fn days_from_civil(y: i128, m: i128, d: i128) -> i128 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400; // [0, 399]
-    let mp = if m > 2 { m - 3 } else { m + 9 }; // March = 0
-    let doy = (153 * mp + 2) / 5 + d - 1; // [0, 365]
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; // [0, 146096]
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

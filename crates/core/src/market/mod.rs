@@ -25,4 +25,7 @@ pub use levels::{
     LEVEL_FEATURE_NAMES, LEVEL_FEATURES, Level, LevelDetector, LevelDetectorConfig, LevelKind,
     MAX_LEVEL_WINDOW,
 };
-pub use time::{TimestampError, civil_from_days, date_of, iso_date, parse_timestamp};
+pub use time::{
+    TimestampError, civil_from_days, date_of, days_from_civil, iso_date, iso_datetime,
+    parse_timestamp,
+};

@@ -66,14 +66,16 @@ const fn days_in_month(year: i64, month: u32) -> u32 {
     }
 }
 
-/// Days since 1970-01-01 of a valid civil date (Hinnant's `days_from_civil`).
-pub(crate) const fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = if month > 2 { month - 3 } else { month + 9 } as i64;
-    let doy = (153 * mp + 2) / 5 + day as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+/// Days since 1970-01-01 of the proleptic Gregorian date `y-m-d` (H. Hinnant's
+/// `days_from_civil`), in `i128` so that no input overflows. The inverse of
+/// [`civil_from_days`] for valid dates.
+pub fn days_from_civil(y: i128, m: i128, d: i128) -> i128 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400; // [0, 399]
+    let mp = if m > 2 { m - 3 } else { m + 9 }; // March = 0
+    let doy = (153 * mp + 2) / 5 + d - 1; // [0, 365]
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; // [0, 146096]
     era * 146_097 + doe - 719_468
 }
 
@@ -104,6 +106,19 @@ pub fn date_of(ms: i64) -> (i64, u32, u32) {
 pub fn iso_date(ms: i64) -> alloc::string::String {
     let (y, m, d) = date_of(ms);
     alloc::format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// ISO-8601 UTC text of a time in ms since the Unix epoch, to the second:
+/// `YYYY-MM-DDTHH:MM:SSZ` (what [`parse_timestamp`] reads back).
+pub fn iso_datetime(ms: i64) -> alloc::string::String {
+    let (y, m, d) = date_of(ms);
+    let s = ms.rem_euclid(86_400_000) / 1000;
+    alloc::format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
 }
 
 /// Parses a timestamp of the market CSV into **milliseconds** since the Unix epoch, UTC.
@@ -169,7 +184,8 @@ fn parse_iso(b: &[u8]) -> Result<i64, TimestampError> {
     if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
         return Err(InvalidDate);
     }
-    let days = days_from_civil(year, month, day);
+    // Years 0..=9999: the day count fits `i64` with room to spare.
+    let days = days_from_civil(i128::from(year), i128::from(month), i128::from(day)) as i64;
     let mut ms = days * SECONDS_PER_DAY * MS_PER_SECOND;
     if b.len() == 10 {
         return Ok(ms);
@@ -241,6 +257,21 @@ fn parse_iso(b: &[u8]) -> Result<i64, TimestampError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iso_datetimes_round_trip_through_the_parser() {
+        for text in [
+            "1970-01-01T00:00:00Z",
+            "2000-02-29T23:59:59Z",
+            "2013-01-02T05:00:00Z",
+            "2016-12-31T23:00:00Z",
+            "2100-03-01T12:34:56Z",
+            "1969-12-31T23:59:59Z",
+        ] {
+            let ms = parse_timestamp(text).expect("valid timestamp");
+            assert_eq!(iso_datetime(ms), text);
+        }
+    }
 
     #[test]
     fn dates_of_instants() {
