@@ -845,8 +845,11 @@ fn paper(cli: &Cli, settings: Settings, data: Option<&Path>) -> anyhow::Result<E
 fn rank(cli: &Cli, settings: &Settings, model: Option<&Path>, input: &Path) -> anyhow::Result<()> {
     let ranker = ranker::load(model, settings.engine.features)?;
     let text = std::fs::read_to_string(input).with_context(|| format!("{}", input.display()))?;
-    let (labels, rows) = ranker::parse_rows(&text, ranker.features())
-        .with_context(|| format!("{}", input.display()))?;
+    let tradeloop_core::market::FeatureRows {
+        labels,
+        values: rows,
+    } = tradeloop_core::market::parse_feature_rows(&text, ranker.features())
+        .map_err(|e| anyhow::anyhow!("{}:\n{e}", input.display()))?;
     let out = ranker::score(&ranker, &rows)?;
     let order = tradeloop_core::ranking::order(&out.scores);
     #[derive(Serialize)]

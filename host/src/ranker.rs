@@ -79,80 +79,9 @@ fn clear_upper_vector_state() {
     }
 }
 
-/// Feature rows read from a CSV for `tradeloop rank`: one row per line, either `F` numbers
-/// or a label (e.g. the symbol) and `F` numbers; an optional header line first. Returns the
-/// labels (the label column, or the line numbers) and the rows, concatenated.
-pub fn parse_rows(text: &str, features: usize) -> anyhow::Result<(Vec<String>, Vec<f32>)> {
-    let (mut labels, mut rows) = (Vec::new(), Vec::new());
-    let mut first = true;
-    for (i, line) in text.lines().enumerate() {
-        let n = i + 1;
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let header_allowed = std::mem::replace(&mut first, false);
-        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-        let (label, values) = match fields.len() {
-            f if f == features => (None, &fields[..]),
-            f if f == features + 1 => (Some(fields[0]), &fields[1..]),
-            f => anyhow::bail!(
-                "line {n}: expected {features} feature values (optionally after a label), got {f} fields"
-            ),
-        };
-        let parsed: Vec<Option<f32>> = values.iter().map(|v| v.parse::<f32>().ok()).collect();
-        if header_allowed && parsed.iter().any(Option::is_none) {
-            // The header line.
-            continue;
-        }
-        for (c, (v, p)) in values.iter().zip(&parsed).enumerate() {
-            let col = c + 1 + usize::from(label.is_some());
-            match p {
-                None => anyhow::bail!("line {n}, column {col}: `{v}` is not a number"),
-                Some(x) if !x.is_finite() => {
-                    anyhow::bail!("line {n}, column {col}: `{v}` is not a finite number")
-                }
-                Some(x) => rows.push(*x),
-            }
-        }
-        labels.push(label.map_or_else(|| format!("row {}", labels.len() + 1), String::from));
-    }
-    if labels.is_empty() {
-        anyhow::bail!("no feature rows");
-    }
-    Ok((labels, rows))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rows_with_and_without_labels_and_a_header() {
-        let (l, r) = parse_rows("symbol,a,b\nSPY,1,2\n\nGLD,3,4.5\n", 2).unwrap();
-        assert_eq!(l, ["SPY", "GLD"]);
-        assert_eq!(r, [1.0, 2.0, 3.0, 4.5]);
-        let (l, r) = parse_rows("1,2\n3,4\n", 2).unwrap();
-        assert_eq!(l, ["row 1", "row 2"]);
-        assert_eq!(r.len(), 4);
-    }
-
-    #[test]
-    fn bad_rows_name_their_line() {
-        let e = |t: &str| parse_rows(t, 2).unwrap_err().to_string();
-        assert_eq!(
-            e("1,2\n1,2,3,4\n"),
-            "line 2: expected 2 feature values (optionally after a label), got 4 fields"
-        );
-        assert_eq!(e("a,b\n1,x\n"), "line 2, column 2: `x` is not a number");
-        assert_eq!(
-            e("S,1,2\nT,NaN,2\n"),
-            "line 2, column 2: `NaN` is not a finite number"
-        );
-        assert_eq!(e("a,b\n"), "no feature rows");
-        assert_eq!(e("1,2\nx,2\n"), "line 2, column 1: `x` is not a number");
-        assert_eq!(e(""), "no feature rows");
-    }
 
     #[test]
     fn the_bundled_model_ranks_through_the_import_function() {

@@ -33,7 +33,7 @@ use tradeloop_core::lifecycle::mixture::{EXPERTS, Expert};
 use tradeloop_core::lifecycle::monitor::MonitorReport;
 use tradeloop_core::lifecycle::registry::{AuditEntry, AuditEvent, PromotionReason};
 use tradeloop_core::lifecycle::{DriftAlarm, DriftReport, MixtureReport, VersionInfo};
-use tradeloop_core::market::iso_datetime;
+use tradeloop_core::market::{date_of, iso_date, iso_datetime};
 use tradeloop_core::{Command, Engine, EngineConfig, Outcome, Query, Reply};
 
 use crate::store::{StateDir, StoreError};
@@ -1210,13 +1210,13 @@ fn time_label(ms: f64, span_ms: f64) -> String {
     }
     let t = ms as i64;
     if span_ms > 2.0 * 365.0 * DAY_MS {
-        let (y, m, _) = civil(t);
+        let (y, m, _) = date_of(t);
         format!("{y}-{m:02}")
     } else if span_ms > 3.0 * DAY_MS {
-        let (y, m, d) = civil(t);
+        let (y, m, d) = date_of(t);
         format!("{y}-{m:02}-{d:02}")
     } else {
-        let (_, m, d) = civil(t);
+        let (_, m, d) = date_of(t);
         let s = t.rem_euclid(86_400_000) / 1000;
         format!("{m:02}-{d:02} {:02}:{:02}", s / 3600, s / 60 % 60)
     }
@@ -1234,15 +1234,6 @@ fn num_label(v: f64) -> String {
     } else {
         s.to_owned()
     }
-}
-
-fn civil(ms: i64) -> (i64, u32, u32) {
-    tradeloop_core::market::date_of(ms)
-}
-
-/// `YYYY-MM-DD`.
-fn date(ms: i64) -> String {
-    tradeloop_core::market::iso_date(ms)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1846,8 +1837,8 @@ impl Report {
                     d.train,
                     d.validation,
                     d.test,
-                    date(d.from),
-                    date(d.to)
+                    iso_date(d.from),
+                    iso_date(d.to)
                 )),
                 v.test.map_or("-".into(), |m| format!("{:.4}", m.log_loss)),
                 v.trial.map_or("-".into(), |t| format!(
@@ -2148,27 +2139,6 @@ mod tests {
         };
         let (a, b) = one_time.x_range();
         assert!(a < 5.0 && b > 5.0);
-    }
-
-    #[test]
-    fn calendar_dates() {
-        assert_eq!(civil(0), (1970, 1, 1));
-        assert_eq!(civil(-1), (1969, 12, 31));
-        assert_eq!(civil(951_782_400_000), (2000, 2, 29));
-        assert_eq!(civil(951_868_800_000), (2000, 3, 1));
-        assert_eq!(civil(4_107_542_400_000), (2100, 3, 1));
-        assert_eq!(iso_datetime(1_700_000_000_000), "2023-11-14 22:13:20 UTC");
-        assert_eq!(date(-86_400_000 * 365), "1969-01-01");
-        // Day by day over four centuries, the date always moves one day forward.
-        let mut prev = civil(-200 * 365 * 86_400_000);
-        for d in 1..(400 * 366) {
-            let next = civil((-200 * 365 + d) * 86_400_000);
-            let ok = (next.0 == prev.0 && next.1 == prev.1 && next.2 == prev.2 + 1)
-                || (next.0 == prev.0 && next.1 == prev.1 + 1 && next.2 == 1)
-                || (next.0 == prev.0 + 1 && next.1 == 1 && next.2 == 1 && prev.1 == 12);
-            assert!(ok, "{prev:?} -> {next:?}");
-            prev = next;
-        }
     }
 
     #[test]

@@ -1,4 +1,8 @@
-//! The market-data CSV contract (DESIGN.md section 5).
+//! The CSV files tradeloop reads, with one reader: the market-data contract (DESIGN.md
+//! section 5, [`parse_csv`]) and rows of ranker features ([`parse_feature_rows`]). Both take
+//! lines after an optional byte-order mark, with LF or CR LF endings, skip blank lines, trim
+//! cells and strip one pair of enclosing double quotes, and report bad rows with their line
+//! numbers.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -55,6 +59,22 @@ pub enum RowProblem {
     },
     /// The numbers do not form a possible bar.
     Candle(CandleError),
+    /// A feature row does not have the model's number of values (optionally after a label).
+    FeatureCount {
+        /// Values the model takes.
+        expected: u32,
+        /// Cells found.
+        found: u32,
+    },
+    /// A feature cell is not a finite number.
+    NotAFeature {
+        /// Column, from 1.
+        column: u32,
+        /// The cell's text (cut to a readable length).
+        value: String,
+    },
+    /// The file holds no feature row.
+    NoRows,
     /// The timestamp is not after the previous row's.
     NotAfterPrevious {
         /// The cell's text (cut to a readable length).
@@ -86,6 +106,14 @@ impl fmt::Display for RowProblem {
                 write!(f, "column 'timestamp': '{value}' {error}")
             }
             Self::Candle(e) => write!(f, "{e}"),
+            Self::FeatureCount { expected, found } => write!(
+                f,
+                "expected {expected} feature values (optionally after a label), found {found} cells"
+            ),
+            Self::NotAFeature { column, value } => {
+                write!(f, "column {column}: '{value}' is not a finite number")
+            }
+            Self::NoRows => f.write_str("no feature rows"),
             Self::NotAfterPrevious {
                 value,
                 previous_line,
@@ -182,6 +210,16 @@ impl fmt::Display for CsvError {
 impl std::error::Error for CsvError {}
 
 /// A cell without surrounding whitespace and without one pair of surrounding double quotes.
+/// The lines of a CSV text that hold something, with their numbers from 1: after a
+/// byte-order mark, without their LF or CR LF ending; blank lines are skipped.
+fn records(text: &str) -> impl Iterator<Item = (u64, &str)> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    (1u64..)
+        .zip(text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)))
+        .filter(|(_, l)| !l.trim().is_empty())
+}
+
+/// A cell: trimmed, one pair of enclosing double quotes removed.
 fn cell(raw: &str) -> &str {
     let t = raw.trim();
     t.strip_prefix('"')
@@ -287,21 +325,10 @@ fn parse_row(line: &str) -> Result<Candle, RowProblem> {
 /// Every bad row is reported with its 1-based line number and what is wrong, all in one
 /// pass: [`CsvError`] keeps the first [`MAX_ROW_ERRORS`] in detail and counts the rest.
 pub fn parse_csv(text: &str) -> Result<Vec<Candle>, CsvError> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
-    let mut line_no: u64 = 0;
-
+    let mut lines = records(text);
     // The header is the first non-blank line.
-    let header = loop {
-        match lines.next() {
-            None => return Err(CsvError::single(1, RowProblem::EmptyFile)),
-            Some(l) => {
-                line_no += 1;
-                if !l.trim().is_empty() {
-                    break l;
-                }
-            }
-        }
+    let Some((line_no, header)) = lines.next() else {
+        return Err(CsvError::single(1, RowProblem::EmptyFile));
     };
     if !is_header(header) {
         return Err(CsvError::single(
@@ -319,11 +346,7 @@ pub fn parse_csv(text: &str) -> Result<Vec<Candle>, CsvError> {
     };
     // (time, line) of the previous row whose timestamp could be read.
     let mut previous: Option<(i64, u64)> = None;
-    for line in lines {
-        line_no = line_no.saturating_add(1);
-        if line.trim().is_empty() {
-            continue;
-        }
+    for (line_no, line) in lines {
         match parse_row(line) {
             Ok(c) => {
                 let order = previous.map(|(t, l)| (c.time.cmp(&t), l));
@@ -368,11 +391,117 @@ pub fn parse_csv(text: &str) -> Result<Vec<Candle>, CsvError> {
     }
 }
 
+/// Rows of feature values, as [`parse_feature_rows`] reads them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureRows {
+    /// Each row's label: its first cell if it has one, else `row N`.
+    pub labels: Vec<String>,
+    /// The values, row after row (`labels.len() * features`).
+    pub values: Vec<f32>,
+}
+
+/// Reads rows of `features` finite numbers, each optionally after a label (a symbol, say),
+/// one row per line; the first line may be a header (a line with a cell that is not a
+/// number). Every bad row is reported with its line number.
+pub fn parse_feature_rows(text: &str, features: usize) -> Result<FeatureRows, CsvError> {
+    let mut rows = FeatureRows {
+        labels: Vec::new(),
+        values: Vec::new(),
+    };
+    let mut err = CsvError {
+        errors: Vec::new(),
+        bad_rows: 0,
+    };
+    for (i, (line_no, line)) in records(text).enumerate() {
+        let cells: Vec<&str> = line.split(',').map(cell).collect();
+        let (label, values) = match cells.len() {
+            n if n == features => (None, &cells[..]),
+            n if n == features + 1 => (cells.first().copied(), &cells[1..]),
+            n => {
+                err.push(
+                    line_no,
+                    RowProblem::FeatureCount {
+                        expected: u32::try_from(features).unwrap_or(u32::MAX),
+                        found: u32::try_from(n).unwrap_or(u32::MAX),
+                    },
+                );
+                continue;
+            }
+        };
+        let parsed: Vec<Option<f32>> = values
+            .iter()
+            .map(|v| v.parse::<f32>().ok().filter(|x| x.is_finite()))
+            .collect();
+        let bad = parsed.iter().position(Option::is_none);
+        if i == 0 && bad.is_some() && values.iter().any(|v| v.parse::<f32>().is_err()) {
+            continue; // the header
+        }
+        if let Some(c) = bad {
+            let column = c + 1 + usize::from(label.is_some());
+            err.push(
+                line_no,
+                RowProblem::NotAFeature {
+                    column: u32::try_from(column).unwrap_or(u32::MAX),
+                    value: echo(values.get(c).copied().unwrap_or(""), ECHO_CHARS),
+                },
+            );
+            continue;
+        }
+        if err.bad_rows == 0 {
+            rows.values.extend(parsed.into_iter().flatten());
+            let n = rows.labels.len() + 1;
+            rows.labels
+                .push(label.map_or_else(|| alloc::format!("row {n}"), String::from));
+        }
+    }
+    if err.bad_rows > 0 {
+        return Err(err);
+    }
+    if rows.labels.is_empty() {
+        return Err(CsvError::single(1, RowProblem::NoRows));
+    }
+    Ok(rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use alloc::format;
     use alloc::string::ToString;
+
+    #[test]
+    fn feature_rows_with_and_without_labels_and_a_header() {
+        let r = parse_feature_rows("symbol,a,b\nSPY,1,2\n\nGLD,3,4.5\n", 2).unwrap();
+        assert_eq!(r.labels, ["SPY", "GLD"]);
+        assert_eq!(r.values, [1.0, 2.0, 3.0, 4.5]);
+        let r = parse_feature_rows("\u{feff}1,2\r\n3,\"4\"\r\n", 2).unwrap();
+        assert_eq!(r.labels, ["row 1", "row 2"]);
+        assert_eq!(r.values, [1.0, 2.0, 3.0, 4.0]);
+    }
+
+    #[test]
+    fn bad_feature_rows_name_their_line() {
+        let e = |t: &str| parse_feature_rows(t, 2).unwrap_err().to_string();
+        assert_eq!(
+            e("1,2\n1,2,3,4\n"),
+            "line 2: expected 2 feature values (optionally after a label), found 4 cells"
+        );
+        assert_eq!(
+            e("a,b\n1,x\n"),
+            "line 2: column 2: 'x' is not a finite number"
+        );
+        assert_eq!(
+            e("S,1,2\nT,NaN,2\nU,1,inf\n"),
+            "line 2: column 2: 'NaN' is not a finite number\n\
+             line 3: column 3: 'inf' is not a finite number"
+        );
+        assert_eq!(e("a,b\n"), "line 1: no feature rows");
+        assert_eq!(
+            e("1,2\nx,2\n"),
+            "line 2: column 1: 'x' is not a finite number"
+        );
+        assert_eq!(e(""), "line 1: no feature rows");
+    }
 
     #[test]
     fn minimal_file() {

@@ -16,7 +16,10 @@ mod levels;
 mod time;
 
 pub use candle::{Candle, CandleError};
-pub use csv::{CSV_HEADER, CsvError, MAX_ROW_ERRORS, RowError, RowProblem, parse_csv};
+pub use csv::{
+    CSV_HEADER, CsvError, FeatureRows, MAX_ROW_ERRORS, RowError, RowProblem, parse_csv,
+    parse_feature_rows,
+};
 pub use features::{
     FEATURE_NAMES, FEATURES, FeatureExtractor, HORIZON, WARM, label_of, scaled_return, w6_label,
     w6_stream,
