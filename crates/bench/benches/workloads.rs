@@ -1,4 +1,4 @@
-//! `cargo bench -p tradeloop-bench [--features plugin] [-- --peers] [--quick]
+//! `cargo bench -p tradeloop-bench [-- --peers] [--quick]
 //! [--only W1,W1E,W2,W3,W5,W6,W7]`
 //!
 //! Prints one line per figure, `<workload> <runtime> [<what>] <value> <unit>`, e.g.
@@ -238,7 +238,6 @@ fn main() {
                 let runs: Vec<(&str, Result<Online, String>)> = vec![
                     ("native", w7::native(&rows, Serve::Forecast)),
                     ("native-suggest", w7::native(&rows, Serve::Suggest)),
-                    #[cfg(feature = "plugin")]
                     ("plugin", w7::plugin(&rows, Serve::Forecast)),
                 ];
                 g.after_rep();
@@ -252,10 +251,6 @@ fn main() {
                         w7_native = r.ok();
                     }
                 }
-                #[cfg(not(feature = "plugin"))]
-                println!(
-                    "# W7 plugin: not built (cargo bench -p tradeloop-bench --features plugin)"
-                );
                 println!("# W7: {}", g.describe());
             }
             Err(e) => println!("# W7 failed: {e}"),

@@ -126,7 +126,6 @@ pub fn native(rows: &[Row], how: Serve) -> Result<Online, String> {
 }
 
 /// W7 through the plugin in wasmtime (the host's `Plugin`, with its default limits).
-#[cfg(feature = "plugin")]
 pub fn plugin(rows: &[Row], how: Serve) -> Result<Online, String> {
     use tradeloop_host::plugin::{Limits, Plugin};
     let mut p = Plugin::embedded(Limits::default()).map_err(|e| e.to_string())?;

@@ -1,8 +1,7 @@
 //! W1 (online update), W2 (batch retrain) and W5 (checkpoint) on the core, as specified in
 //! `shared/bench/WORKLOADS.md`.
 
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
 use std::path::Path;
 use std::time::Instant;
 
@@ -287,15 +286,11 @@ pub fn w5_engine(n: usize, state: W5State) -> Engine {
     e
 }
 
-/// Write temp file in the same directory, fsync it, rename over `path`, fsync the directory.
-pub fn durable_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    let mut f = File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    drop(f);
-    fs::rename(&tmp, path)?;
-    File::open(path.parent().unwrap_or(Path::new(".")))?.sync_all()
+
+/// The product's durable save: the host's atomic writer (temp file, fsync, rename over
+/// `path`, fsync the directory).
+fn durable_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    tradeloop_host::store::write_file_atomically(path, bytes).map_err(std::io::Error::other)
 }
 
 /// The state's large arrays as raw bytes without any format (the floor).
