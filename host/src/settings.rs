@@ -106,3 +106,56 @@ impl Settings {
         toml::to_string(self).unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every table of a TOML value, by its path.
+    fn tables(v: &toml::Value, path: String, out: &mut Vec<String>) {
+        if let toml::Value::Table(t) = v {
+            out.push(path.clone());
+            for (k, x) in t {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                tables(x, p, out);
+            }
+        }
+    }
+
+    #[test]
+    fn a_typo_at_any_level_is_refused() {
+        let defaults = toml::Value::try_from(Settings::default()).unwrap();
+        let mut paths = Vec::new();
+        tables(&defaults, String::new(), &mut paths);
+        assert!(paths.len() > 20, "{paths:?}");
+        for path in &paths {
+            let mut v = defaults.clone();
+            let mut t = &mut v;
+            for k in path.split('.').filter(|k| !k.is_empty()) {
+                t = t.get_mut(k).unwrap();
+            }
+            let table = t.as_table_mut().unwrap();
+            // An externally tagged enum (`kind = { Adam = {...} }`) is a table of one
+            // capitalised key: it refuses a second key with its own message.
+            let is_enum =
+                table.len() == 1 && table.keys().all(|k| k.starts_with(char::is_uppercase));
+            table.insert("typo_field".into(), toml::Value::Integer(1));
+            let text = toml::to_string(&v).unwrap();
+            let err = toml::from_str::<Settings>(&text)
+                .err()
+                .unwrap_or_else(|| panic!("a typo in [{path}] was accepted"));
+            let named = err.to_string().contains("typo_field");
+            assert!(named || is_enum, "[{path}]: {err}");
+        }
+        // The defaults themselves read back.
+        let text = toml::to_string(&defaults).unwrap();
+        assert_eq!(
+            toml::from_str::<Settings>(&text).unwrap(),
+            Settings::default()
+        );
+    }
+}

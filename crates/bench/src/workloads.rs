@@ -286,7 +286,6 @@ pub fn w5_engine(n: usize, state: W5State) -> Engine {
     e
 }
 
-
 /// The product's durable save: the host's atomic writer (temp file, fsync, rename over
 /// `path`, fsync the directory).
 fn durable_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -114,7 +114,7 @@ pub struct TradeRecord {
 
 /// Journal configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct JournalConfig {
     /// Closed trades kept in memory (and in checkpoints), oldest dropped first. Default 1,000:
     /// the host's event journal keeps the full history.

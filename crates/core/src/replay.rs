@@ -25,7 +25,7 @@ pub enum ReplayMode {
 
 /// Replay buffer configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ReplayConfig {
     /// Most experiences kept (default 10,000; at most 1,000,000).
     pub capacity: u32,

@@ -34,7 +34,7 @@ pub enum ExitMode {
 
 /// Exit learner configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ExitConfig {
     /// Hidden layer widths (default `[16]`, tanh).
     pub hidden: Vec<u32>,

@@ -19,7 +19,7 @@ pub use crate::market::{LEVEL_FEATURE_NAMES, LEVEL_FEATURES};
 
 /// Level learner configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct LevelConfig {
     /// Trades with a level before the first adjustment (default 30).
     pub first_after: u32,

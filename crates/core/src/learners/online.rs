@@ -21,7 +21,7 @@ use crate::rng::SplitMix64;
 
 /// How the online network learns.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct OnlineConfig {
     /// Adam learning rate at the start (default 1e-3; in (0, 1]). Adam's other settings are
     /// `signal.optimizer`'s.

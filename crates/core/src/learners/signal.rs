@@ -19,7 +19,7 @@ use crate::vocab::{Outcome, Signal};
 
 /// Signal network configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct SignalConfig {
     /// Hidden layer widths (default `[32, 32]`).
     pub hidden: Vec<u32>,

@@ -19,7 +19,7 @@ use crate::error::{Error, check};
 
 /// A/B routing configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct AbConfig {
     /// Whether a candidate on trial gets a share of the new trades (default false: the
     /// trial is scored on every revealed label without routing any trade to the candidate).

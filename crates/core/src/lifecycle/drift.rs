@@ -20,7 +20,7 @@ use crate::vocab::MAX_FEATURES;
 
 /// Page-Hinkley test configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct PageHinkleyConfig {
     /// Tolerated increase of the mean before evidence accumulates (default 0.05: five
     /// percentage points of a 0/1 error rate; 0..=1e6).
@@ -133,7 +133,7 @@ impl PageHinkley {
 
 /// Population stability index configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct PsiConfig {
     /// Quantile bins per feature (default 10, deciles, the usual choice for PSI; 2..=100).
     pub bins: u32,
@@ -454,7 +454,7 @@ pub fn summarize_psi(psi: &[f32], config: &PsiConfig) -> Option<PsiSummary> {
 
 /// Extreme-input guard configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct GuardConfig {
     /// An input is extreme when any feature's |z-score| is above this (default 8: beyond
     /// anything a normal distribution produces, p ~ 1e-15, and rare even for heavy-tailed

@@ -106,7 +106,7 @@ impl Expert {
 
 /// Mixture and expert settings.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct MixtureConfig {
     /// Starting weight of the running prior (default 0.5; in (0, 1)); the other experts
     /// share the rest equally. The regret against the prior grows with `ln(1 /

@@ -62,7 +62,7 @@ pub use reports::{
 
 /// Full retrain settings.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct RetrainConfig {
     /// Most epochs (default 30; 1..=10000).
     pub max_epochs: u32,
@@ -100,7 +100,7 @@ impl Default for RetrainConfig {
 
 /// Drift detection settings.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct DriftConfig {
     /// Page-Hinkley test on the served forecast's 0/1 error stream.
     pub page_hinkley: PageHinkleyConfig,
@@ -113,7 +113,7 @@ pub struct DriftConfig {
 
 /// Everything configurable about the lifecycle. Every field has a documented default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct LifecycleConfig {
     /// When a snapshot or a retrain is made.
     pub policy: PolicyConfig,

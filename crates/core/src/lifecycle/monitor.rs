@@ -25,7 +25,7 @@ const WINDOWS: [Option<u32>; 4] = [Some(7), Some(14), Some(30), None];
 
 /// Monitor configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct MonitorConfig {
     /// Closed trades kept (default 10,000: months of trading at a few dozen trades a day;
     /// 1..=1,000,000).

@@ -38,7 +38,7 @@ pub enum LearnMode {
 
 /// Thresholds of the continual-learning policy.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct PolicyConfig {
     /// Labels between snapshots of the online network put on trial (default 2,000;
     /// 1..=10,000,000).

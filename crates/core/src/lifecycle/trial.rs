@@ -23,7 +23,7 @@ use crate::error::{Error, check};
 
 /// Gate settings.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct GateConfig {
     /// Rows scored before the test, fixed in advance (default 2,000; 10..=1,000,000).
     pub trial: u32,
