@@ -26,9 +26,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tradeloop_core::abi::{
-    ABI_VERSION, IMPORT_MODULE, MAX_REQUEST, RankAnswer, Request, Response, Status,
+    ABI_VERSION, IMPORT_MODULE, MAX_REQUEST, RankAnswer, Rejection, Request, Response, Status,
 };
-use tradeloop_core::{Command, EngineConfig, Reply};
+use tradeloop_core::{Command, EngineConfig, Error, Reply};
 use wasmtime::{
     Caller, Config, Engine, Extern, Instance, Linker, Memory, Module, ResourceLimiter, Store,
     StoreLimits, StoreLimitsBuilder, Trap, TypedFunc, UpdateDeadline,
@@ -79,11 +79,12 @@ impl Default for Limits {
 }
 
 /// Why a plugin could not be loaded or could not answer a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum PluginError {
     /// [`Status::Rejected`]: the engine refused the command or checkpoint (bad input); its
-    /// state is unchanged. The text is the core's error message.
-    Rejected(String),
+    /// state is unchanged. The engine's error, relayed ([`Error::Relayed`]: its kind and
+    /// message).
+    Rejected(Error),
     /// [`Status::BadRequest`]: the request does not decode (or is longer than
     /// [`MAX_REQUEST`], which the host checks before sending).
     BadRequest(String),
@@ -273,7 +274,7 @@ impl Plugin {
                     "the response does not decode: {e}"
                 ))),
             },
-            Status::Rejected => Err(PluginError::Rejected(text())),
+            Status::Rejected => Err(PluginError::Rejected(Rejection::decode(&out))),
             Status::BadRequest => Err(PluginError::BadRequest(text())),
             Status::NoEngine => Err(PluginError::NoEngine),
         }
@@ -611,19 +612,17 @@ fn host_rank(mut caller: Caller<'_, HostState>, ptr: i32, len: i32, dim: i32) ->
     let Some(memory) = caller.get_export("memory").and_then(Extern::into_memory) else {
         return -1;
     };
+    let Some(ranker) = caller.data().ranker.clone() else {
+        caller.data_mut().rank_answer = None;
+        return tradeloop_core::abi::RANK_NO_RANKER;
+    };
     let answer: RankAnswer = {
         let data = memory.data(&caller);
         match (range(data.len(), ptr, len), usize::try_from(dim)) {
             (Some(r), Ok(dim)) if r.len() <= MAX_RANK_BYTES => {
                 match tradeloop_core::abi::decode_rows(&data[r], dim) {
                     None => Err(format!("rank rows are not whole rows of {dim} f32 values")),
-                    Some(rows) => match &caller.data().ranker {
-                        None => Err(
-                            "no ranker model is loaded (start the host with a ranker model)"
-                                .to_string(),
-                        ),
-                        Some(f) => f(&rows, dim),
-                    },
+                    Some(rows) => ranker(&rows, dim),
                 }
             }
             _ => Err(format!(

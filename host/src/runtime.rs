@@ -122,11 +122,16 @@ impl Runtime {
                     .genesis()?
                     .ok_or_else(|| anyhow!("the journal has no genesis"))?;
                 let (status, out) = self.plugin.call_raw(&genesis)?;
-                if status != tradeloop_core::abi::Status::Ok {
-                    bail!(
+                match status {
+                    tradeloop_core::abi::Status::Ok => {}
+                    tradeloop_core::abi::Status::Rejected => bail!(
                         "the state's genesis was refused: {}",
+                        tradeloop_core::abi::Rejection::decode(&out)
+                    ),
+                    other => bail!(
+                        "the state's genesis was refused ({other:?}): {}",
                         String::from_utf8_lossy(&out)
-                    );
+                    ),
                 }
                 0
             }
@@ -183,7 +188,7 @@ impl Runtime {
                 Ok(*reply)
             }
             Ok(other) => Err(Error::Host(format!("unexpected plugin answer {other:?}"))),
-            Err(PluginError::Rejected(why)) => Err(Error::Host(why)),
+            Err(PluginError::Rejected(e)) => Err(e),
             Err(e @ (PluginError::Timeout | PluginError::MemoryLimit | PluginError::Trap(_))) => {
                 let recovered = self.rebuild();
                 Err(Error::Host(match recovered {

@@ -7,12 +7,15 @@ use std::time::Duration;
 use tradeloop_core::abi::{self, ABI_VERSION, Request, Response, Status};
 use tradeloop_core::command::{ForecastRequest, Observation};
 use tradeloop_core::lifecycle::policy::LearnMode;
+use tradeloop_core::ranking::{Candidate, RankOutput, RankRequest, RankScore, Ranker};
 use tradeloop_core::rng::SplitMix64;
 use tradeloop_core::{
-    CloseTrade, Command, Engine, EngineConfig, ExitMode, ExitReason, LearnRequest, LevelInput,
-    LevelKind, OpenTrade, Query, Reply, Side, SuggestRequest,
+    CloseTrade, Command, Engine, EngineConfig, Error, ErrorKind, ExitMode, ExitReason,
+    LearnRequest, LevelInput, LevelKind, OpenTrade, Query, Reply, Side, SuggestRequest,
 };
 use tradeloop_host::plugin::{Limits, Plugin, PluginError};
+use tradeloop_host::runtime::Runtime;
+use tradeloop_host::settings::Settings;
 
 const FEATURES: u32 = 8;
 const T0: i64 = 1_700_000_000_000;
@@ -158,12 +161,15 @@ fn documented_byte_examples() {
             b"no engine: send Create or Restore first".to_vec()
         )
     );
+    // A rejection: the kind and the message, two length-prefixed UTF-8 strings.
+    let message = b"checkpoint rejected: truncated: 3 bytes, at least 32 needed";
+    let mut rejection = vec![10];
+    rejection.extend_from_slice(b"Checkpoint");
+    rejection.push(message.len() as u8);
+    rejection.extend_from_slice(message);
     assert_eq!(
         plugin.call_raw(&restore).unwrap(),
-        (
-            Status::Rejected,
-            b"checkpoint rejected: truncated: 3 bytes, at least 32 needed".to_vec()
-        )
+        (Status::Rejected, rejection)
     );
     let (status, text) = plugin.call_raw(&[0x04]).unwrap();
     assert_eq!(status, Status::BadRequest);
@@ -445,7 +451,7 @@ impl Stream {
 fn plugin_result(r: Result<Reply, PluginError>) -> Result<Reply, String> {
     match r {
         Ok(reply) => Ok(reply),
-        Err(PluginError::Rejected(message)) => Err(message),
+        Err(PluginError::Rejected(e)) => Err(e.to_string()),
         Err(e) => panic!("the plugin failed: {e}"),
     }
 }
@@ -530,13 +536,14 @@ fn rejected_command_keeps_state_and_is_logged() {
         reason: ExitReason::Manual,
     });
     for command in [Command::Open(nan), unknown] {
-        let message = native
-            .apply(command.clone(), T0 + 2)
-            .unwrap_err()
-            .to_string();
+        let local = native.apply(command.clone(), T0 + 2).unwrap_err();
+        let message = local.to_string();
+        let Err(PluginError::Rejected(relayed)) = plugin.apply(command, T0 + 2) else {
+            panic!("not rejected")
+        };
         assert_eq!(
-            plugin.apply(command, T0 + 2),
-            Err(PluginError::Rejected(message.clone()))
+            (relayed.kind(), relayed.to_string()),
+            (local.kind(), message.clone())
         );
         assert_eq!(plugin.snapshot().unwrap(), before, "{message}");
         assert_eq!(plugin.take_log(), vec![(1, message)]);
@@ -550,9 +557,10 @@ fn rejected_command_keeps_state_and_is_logged() {
             }),
             T0
         ),
-        Err(PluginError::Rejected(
-            "no trade with id 999999 was opened".into()
-        ))
+        Err(PluginError::Rejected(tradeloop_core::Error::Relayed {
+            kind: tradeloop_core::ErrorKind::UnknownTrade,
+            message: "no trade with id 999999 was opened".into()
+        }))
     );
     // A bad config and a corrupt checkpoint are rejected too, keeping the engine.
     let bad = EngineConfig {
@@ -561,13 +569,13 @@ fn rejected_command_keeps_state_and_is_logged() {
     };
     assert!(matches!(
         plugin.create(bad, 1, T0),
-        Err(PluginError::Rejected(m)) if m.contains("features")
+        Err(PluginError::Rejected(m)) if m.to_string().contains("features")
     ));
     let mut corrupt = before.clone();
     let last = corrupt.len() - 1;
     corrupt[last] ^= 0xFF;
     assert!(
-        matches!(plugin.restore(&corrupt), Err(PluginError::Rejected(m)) if m.contains("checkpoint"))
+        matches!(plugin.restore(&corrupt), Err(PluginError::Rejected(m)) if m.to_string().contains("checkpoint"))
     );
     assert_eq!(plugin.snapshot().unwrap(), before);
 }
@@ -893,7 +901,9 @@ fn log_import_reaches_take_log() {
     let mut plugin = wat.load(short()).unwrap();
     assert_eq!(
         plugin.call(&Request::Snapshot),
-        Err(PluginError::Rejected("hello".into()))
+        Err(PluginError::Rejected(tradeloop_core::Error::Host(
+            "the plugin's rejection does not decode: hello".into()
+        )))
     );
     let log = plugin.take_log();
     assert_eq!(log.len(), 2);
@@ -930,7 +940,9 @@ fn random_bytes_as_a_checkpoint_are_rejected_and_the_engine_kept() {
             tradeloop_core::checkpoint::seal(tradeloop_core::checkpoint::SCHEMA, &body)
         };
         match p.restore(&bytes) {
-            Err(PluginError::Rejected(msg)) => assert!(msg.contains("checkpoint"), "{msg}"),
+            Err(PluginError::Rejected(e)) => {
+                assert_eq!(e.kind(), tradeloop_core::ErrorKind::Checkpoint, "{e}");
+            }
             other => panic!("random bytes restored: {other:?}"),
         }
     }
@@ -1022,13 +1034,249 @@ fn hostile_rank_calls_get_error_answers_and_never_reach_the_ranker() {
             }
         }
     }
-    // Without a ranker the answer says so.
+    // Without a ranker there is no answer, and `rank` says why.
     let mut p = Plugin::from_bytes(rank_prober(2048, 32, 4).as_bytes(), short()).unwrap();
     let (_, out) = p.call_raw(&[3]).unwrap();
-    let n = i32::from_le_bytes(out[0..4].try_into().unwrap()) as usize;
-    let err = abi::decode_rank_answer(&out[64..64 + n])
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("no ranker model"), "{err}");
+    let word = |i: usize| i32::from_le_bytes(out[i..i + 4].try_into().unwrap());
+    assert_eq!(word(0), abi::RANK_NO_RANKER);
+    assert_eq!(word(4), 1, "no answer is kept to copy");
     assert_fresh_embedded_works();
+}
+
+/// The kinds no command can produce, and why: the test below covers every other kind.
+const NOT_FROM_COMMANDS: [(ErrorKind, &str); 3] = [
+    (
+        ErrorKind::InvalidLabel,
+        "raised by the network's training code on labels the engine itself derives",
+    ),
+    (
+        ErrorKind::InvalidCandle,
+        "raised by the paper trader and the candle reader, which run outside the plugin",
+    ),
+    (ErrorKind::Host, "raised by a host, never by the engine"),
+];
+
+/// A state with three trades (1 open, 2 closed and dropped by `max_closed = 1`, 3 closed).
+fn error_setup() -> (EngineConfig, Vec<(Command, i64)>) {
+    let mut config = config();
+    config.journal.max_closed = 1;
+    let mut rng = SplitMix64::new(3);
+    let close = |trade_id| {
+        Command::Close(CloseTrade {
+            trade_id,
+            price: 101.0,
+            reason: ExitReason::Target,
+        })
+    };
+    let setup = vec![
+        (open(100.0, &mut rng), T0 + 10),
+        (open(100.0, &mut rng), T0 + 20),
+        (open(100.0, &mut rng), T0 + 30),
+        (close(2), T0 + 40),
+        (close(3), T0 + 50),
+    ];
+    (config, setup)
+}
+
+/// One bad command per kind a command can produce, with the time it is sent at.
+fn bad_commands() -> Vec<(ErrorKind, Command, i64)> {
+    let mut rng = SplitMix64::new(4);
+    let mut with = |f: &dyn Fn(&mut OpenTrade)| {
+        let Command::Open(mut o) = open(100.0, &mut rng) else {
+            unreachable!()
+        };
+        f(&mut o);
+        Command::Open(o)
+    };
+    let candidates = |n: usize| {
+        (0..n)
+            .map(|i| Candidate {
+                symbol: format!("S{i}"),
+                price: 10.0,
+                features: vec![0.5; FEATURES as usize],
+            })
+            .collect::<Vec<_>>()
+    };
+    let rank = |k, scored| {
+        Command::Rank(RankRequest {
+            candidates: candidates(2),
+            k,
+            size: 1.0,
+            scored,
+        })
+    };
+    let t = T0 + 100;
+    vec![
+        (ErrorKind::NonFinite, with(&|o| o.price = f64::NAN), t),
+        (ErrorKind::NonPositive, with(&|o| o.size = 0.0), t),
+        (
+            ErrorKind::FeatureLength,
+            with(&|o| o.features.pop().map_or((), drop)),
+            t,
+        ),
+        (
+            ErrorKind::ShapeMismatch,
+            rank(
+                1,
+                Some(RankOutput {
+                    model: "m".into(),
+                    scores: vec![RankScore {
+                        score: 1.0,
+                        class: None,
+                    }],
+                }),
+            ),
+            t,
+        ),
+        (ErrorKind::InvalidSymbol, with(&|o| o.symbol.clear()), t),
+        (
+            ErrorKind::InvalidLevel,
+            Command::Suggest(SuggestRequest {
+                side: Side::Long,
+                price: 100.0,
+                features: vec![0.5; FEATURES as usize],
+                levels: vec![
+                    LevelInput {
+                        price: 99.0,
+                        kind: LevelKind::Support,
+                        features: Default::default(),
+                    };
+                    65
+                ],
+            }),
+            t,
+        ),
+        (
+            ErrorKind::InvalidExits,
+            with(&|o| o.exits = Some((101.0, 102.0))),
+            t,
+        ),
+        (
+            ErrorKind::UnknownTrade,
+            Command::Close(CloseTrade {
+                trade_id: 99,
+                price: 1.0,
+                reason: ExitReason::Manual,
+            }),
+            t,
+        ),
+        (
+            ErrorKind::TradeAlreadyClosed,
+            Command::Close(CloseTrade {
+                trade_id: 3,
+                price: 1.0,
+                reason: ExitReason::Manual,
+            }),
+            t,
+        ),
+        (ErrorKind::TradeNotKept, Command::Query(Query::Trade(2)), t),
+        (
+            ErrorKind::CloseBeforeOpen,
+            Command::Close(CloseTrade {
+                trade_id: 1,
+                price: 1.0,
+                reason: ExitReason::Manual,
+            }),
+            T0,
+        ),
+        (ErrorKind::UnknownVersion, Command::Promote(99), t),
+        (ErrorKind::NoPreviousVersion, Command::Rollback(None), t),
+        (ErrorKind::InvalidRanking, rank(0, None), t),
+        (ErrorKind::NoRanker, rank(1, None), t),
+    ]
+}
+
+/// The same bad command gives the same error (kind and message) from a host `Runtime` (the
+/// plugin in wasmtime, behind the journal) as from a local `Engine`, for every error kind a
+/// command, a configuration or a checkpoint can produce; and the state is unchanged.
+#[test]
+fn runtime_and_engine_give_the_same_typed_error_for_every_kind() {
+    let dir = std::env::temp_dir().join(format!("tradeloop-kinds-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (config, setup) = error_setup();
+    let settings = Settings {
+        engine: config.clone(),
+        ..Settings::default()
+    };
+    let mut rt = Runtime::open(&dir, settings.clone(), Some(T0)).unwrap();
+    let mut engine = Engine::new(config.clone(), settings.seed, T0).unwrap();
+    for (command, now) in setup {
+        assert_eq!(
+            rt.execute(command.clone(), now).unwrap(),
+            engine.apply(command, now).unwrap()
+        );
+    }
+    let before = engine.snapshot();
+    let events = rt.events().unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut same = |kind: ErrorKind, remote: Error, local: Error| {
+        assert_eq!(local.kind(), kind, "{local}");
+        assert_eq!(remote.kind(), kind, "{remote}");
+        assert_eq!(remote.to_string(), local.to_string());
+        seen.insert(kind.name());
+    };
+    for (kind, command, now) in bad_commands() {
+        let remote = rt.execute(command.clone(), now).unwrap_err();
+        let local = engine.apply(command, now).unwrap_err();
+        same(kind, remote, local);
+    }
+    // The ranker's own failure, through the plugin's rank import and through `apply_with`.
+    struct Failing;
+    impl Ranker for Failing {
+        fn rank(&mut self, _: &[f32], _: usize) -> Result<RankOutput, Error> {
+            Err(Error::Ranker("model file is gone".into()))
+        }
+    }
+    rt.set_ranker(Some(std::sync::Arc::new(|_: &[f32], _| {
+        Err("model file is gone".to_string())
+    })));
+    let command = bad_commands().pop().unwrap().1;
+    let remote = rt.execute(command.clone(), T0 + 100).unwrap_err();
+    let local = engine
+        .apply_with(command, T0 + 100, &mut Failing)
+        .unwrap_err();
+    same(ErrorKind::Ranker, remote, local);
+    // A configuration and a checkpoint, through the same plugin transport the runtime uses.
+    let bad = EngineConfig {
+        features: 0,
+        ..config.clone()
+    };
+    let mut plugin = embedded();
+    let remote = match plugin.create(bad.clone(), 1, T0) {
+        Err(PluginError::Rejected(e)) => e,
+        other => panic!("{other:?}"),
+    };
+    same(
+        ErrorKind::InvalidConfig,
+        remote,
+        Engine::new(bad, 1, T0).unwrap_err(),
+    );
+    let remote = match plugin.restore(&[1, 2, 3]) {
+        Err(PluginError::Rejected(e)) => e,
+        other => panic!("{other:?}"),
+    };
+    same(
+        ErrorKind::Checkpoint,
+        remote,
+        Engine::restore(&[1, 2, 3]).unwrap_err(),
+    );
+
+    assert_eq!(
+        engine.snapshot(),
+        before,
+        "a rejected command changes nothing"
+    );
+    assert_eq!(rt.snapshot().unwrap(), before);
+    assert_eq!(
+        rt.events().unwrap(),
+        events,
+        "nothing rejected was journalled"
+    );
+    let missing: Vec<_> = ErrorKind::ALL
+        .iter()
+        .filter(|k| !seen.contains(k.name()) && !NOT_FROM_COMMANDS.iter().any(|(n, _)| n == *k))
+        .collect();
+    assert!(missing.is_empty(), "kinds with no case: {missing:?}");
+    drop(rt);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -3,7 +3,8 @@
 //! `tradeloop` binary), so both sides encode exactly the same types.
 //!
 //! One call carries one [`Request`]; the plugin answers with a status code and a result
-//! buffer: a postcard [`Response`] on [`Status::Ok`], UTF-8 error text otherwise. The whole
+//! buffer: a postcard [`Response`] on [`Status::Ok`], a postcard [`Rejection`] (the
+//! engine's error kind and message) on [`Status::Rejected`], UTF-8 text otherwise. The whole
 //! calling convention (exports, imports, memory ownership) is written down in `docs/ABI.md`.
 //! [`handle`] is the plugin's logic without the wasm plumbing, so hosts can run the same
 //! code natively (and tests can compare the two).
@@ -22,6 +23,10 @@ use crate::ranking::{NoRanker, RankOutput, Ranker};
 /// What the host's `rank` import answers, postcard-encoded: the ranker's output, or why it
 /// could not rank.
 pub type RankAnswer = Result<RankOutput, String>;
+
+/// What the host's `rank` import returns when no ranker is attached: the engine answers
+/// [`Error::NoRanker`], as a local engine without a ranker does.
+pub const RANK_NO_RANKER: i32 = -2;
 
 /// The rows a plugin passes to the host's `rank` import: every `f32` little-endian, row
 /// after row.
@@ -55,8 +60,9 @@ pub fn decode_rank_answer(bytes: &[u8]) -> Result<RankOutput, Error> {
 }
 
 /// The ABI version this build speaks (the plugin's `tl_abi_version` export). Version 2 added
-/// the `rank` / `rank_result` imports.
-pub const ABI_VERSION: u32 = 2;
+/// the `rank` / `rank_result` imports; version 3 answers a rejected request with a
+/// [`Rejection`] (kind and message) instead of text.
+pub const ABI_VERSION: u32 = 3;
 
 /// The name of the only import module a plugin may use.
 pub const IMPORT_MODULE: &str = "tradeloop_host";
@@ -100,6 +106,46 @@ pub enum Response {
     Snapshot(Vec<u8>),
 }
 
+/// The result buffer of [`Status::Rejected`]: the engine's error as its kind
+/// ([`crate::ErrorKind::name`], e.g. `"UnknownTrade"`) and its message, postcard-encoded
+/// (two length-prefixed UTF-8 strings).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    /// The error's kind.
+    pub kind: String,
+    /// The error's message.
+    pub message: String,
+}
+
+impl Rejection {
+    /// The rejection of `error`.
+    pub fn of(error: &Error) -> Self {
+        Rejection {
+            kind: error.kind().name().to_string(),
+            message: error.to_string(),
+        }
+    }
+
+    /// Reads a rejection's bytes back into an [`Error::Relayed`] with the engine's kind and
+    /// message; bytes that do not decode, or a kind this build does not know, become
+    /// [`Error::Host`] with what could be read.
+    pub fn decode(bytes: &[u8]) -> Error {
+        match postcard::from_bytes::<Rejection>(bytes) {
+            Ok(r) => match crate::ErrorKind::from_name(&r.kind) {
+                Some(kind) => Error::Relayed {
+                    kind,
+                    message: r.message,
+                },
+                None => Error::Host(alloc::format!("{} ({})", r.message, r.kind)),
+            },
+            Err(_) => Error::Host(alloc::format!(
+                "the plugin's rejection does not decode: {}",
+                String::from_utf8_lossy(bytes)
+            )),
+        }
+    }
+}
+
 /// Status codes returned by the plugin's `tl_call` export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[repr(i32)]
@@ -107,7 +153,7 @@ pub enum Status {
     /// Success: the result buffer holds a postcard [`Response`].
     Ok = 0,
     /// The engine rejected the command or checkpoint (bad input); its state is unchanged.
-    /// The result buffer holds the error text.
+    /// The result buffer holds a postcard [`Rejection`].
     Rejected = 1,
     /// The request bytes do not decode as a [`Request`] (or are too long).
     BadRequest = 2,
@@ -158,14 +204,14 @@ pub fn handle_with(
                 *engine = Some(e);
                 Response::Ready
             }
-            Err(e) => return rejected(e.to_string()),
+            Err(e) => return rejected(&e),
         },
         Request::Restore(bytes) => match Engine::restore(&bytes) {
             Ok(e) => {
                 *engine = Some(e);
                 Response::Ready
             }
-            Err(e) => return rejected(e.to_string()),
+            Err(e) => return rejected(&e),
         },
         Request::Apply { command, now } => {
             let Some(e) = engine.as_mut() else {
@@ -173,7 +219,7 @@ pub fn handle_with(
             };
             match e.apply_with(command, now, ranker) {
                 Ok(reply) => Response::Reply(Box::new(reply)),
-                Err(e) => return rejected(e.to_string()),
+                Err(e) => return rejected(&e),
             }
         }
         Request::Snapshot => match engine.as_ref() {
@@ -188,8 +234,11 @@ pub fn handle_with(
     )
 }
 
-fn rejected(message: String) -> (Status, Vec<u8>) {
-    (Status::Rejected, message.into_bytes())
+fn rejected(error: &Error) -> (Status, Vec<u8>) {
+    (
+        Status::Rejected,
+        postcard::to_allocvec(&Rejection::of(error)).unwrap_or_default(),
+    )
 }
 
 fn no_engine() -> (Status, Vec<u8>) {
@@ -251,7 +300,12 @@ mod tests {
         assert_eq!(other, e);
         let (s, msg) = handle(&mut other, &enc(&Request::Restore(vec![1, 2, 3])));
         assert_eq!(s, Status::Rejected);
-        assert!(core::str::from_utf8(&msg).unwrap().contains("checkpoint"));
+        let err = Rejection::decode(&msg);
+        assert_eq!(err.kind(), crate::ErrorKind::Checkpoint);
+        assert_eq!(
+            err.to_string(),
+            Engine::restore(&[1, 2, 3]).unwrap_err().to_string()
+        );
         assert_eq!(other, e, "a rejected restore keeps the engine");
     }
 

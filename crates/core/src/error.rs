@@ -84,6 +84,169 @@ pub enum Error {
     NoRanker,
     /// The ranker failed; the text says why.
     Ranker(alloc::string::String),
+    /// An error the engine raised somewhere else (in the wasm plugin), relayed by its host as
+    /// the engine gave it: its kind and its message. [`Error::kind`] and the text are those
+    /// of the original error.
+    Relayed {
+        /// The original error's kind.
+        kind: ErrorKind,
+        /// The original error's message.
+        message: alloc::string::String,
+    },
+}
+
+/// What kind of [`Error`] it is: one per variant, with a stable name (`"UnknownTrade"`...)
+/// that crosses the plugin ABI and is the `kind` of the JS package's errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// [`Error::NonFinite`].
+    NonFinite,
+    /// [`Error::NonPositive`].
+    NonPositive,
+    /// [`Error::FeatureLength`].
+    FeatureLength,
+    /// [`Error::ShapeMismatch`].
+    ShapeMismatch,
+    /// [`Error::InvalidLabel`].
+    InvalidLabel,
+    /// [`Error::InvalidSymbol`].
+    InvalidSymbol,
+    /// [`Error::InvalidLevel`].
+    InvalidLevel,
+    /// [`Error::InvalidExits`].
+    InvalidExits,
+    /// [`Error::UnknownTrade`].
+    UnknownTrade,
+    /// [`Error::TradeAlreadyClosed`].
+    TradeAlreadyClosed,
+    /// [`Error::TradeNotKept`].
+    TradeNotKept,
+    /// [`Error::CloseBeforeOpen`].
+    CloseBeforeOpen,
+    /// [`Error::InvalidConfig`].
+    InvalidConfig,
+    /// [`Error::InvalidCandle`].
+    InvalidCandle,
+    /// [`Error::Checkpoint`].
+    Checkpoint,
+    /// [`Error::UnknownVersion`].
+    UnknownVersion,
+    /// [`Error::NoPreviousVersion`].
+    NoPreviousVersion,
+    /// [`Error::Host`].
+    Host,
+    /// [`Error::InvalidRanking`].
+    InvalidRanking,
+    /// [`Error::NoRanker`].
+    NoRanker,
+    /// [`Error::Ranker`].
+    Ranker,
+}
+
+impl ErrorKind {
+    /// Every kind.
+    pub const ALL: [ErrorKind; 21] = [
+        ErrorKind::NonFinite,
+        ErrorKind::NonPositive,
+        ErrorKind::FeatureLength,
+        ErrorKind::ShapeMismatch,
+        ErrorKind::InvalidLabel,
+        ErrorKind::InvalidSymbol,
+        ErrorKind::InvalidLevel,
+        ErrorKind::InvalidExits,
+        ErrorKind::UnknownTrade,
+        ErrorKind::TradeAlreadyClosed,
+        ErrorKind::TradeNotKept,
+        ErrorKind::CloseBeforeOpen,
+        ErrorKind::InvalidConfig,
+        ErrorKind::InvalidCandle,
+        ErrorKind::Checkpoint,
+        ErrorKind::UnknownVersion,
+        ErrorKind::NoPreviousVersion,
+        ErrorKind::Host,
+        ErrorKind::InvalidRanking,
+        ErrorKind::NoRanker,
+        ErrorKind::Ranker,
+    ];
+
+    /// The stable name: the variant's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::NonFinite => "NonFinite",
+            ErrorKind::NonPositive => "NonPositive",
+            ErrorKind::FeatureLength => "FeatureLength",
+            ErrorKind::ShapeMismatch => "ShapeMismatch",
+            ErrorKind::InvalidLabel => "InvalidLabel",
+            ErrorKind::InvalidSymbol => "InvalidSymbol",
+            ErrorKind::InvalidLevel => "InvalidLevel",
+            ErrorKind::InvalidExits => "InvalidExits",
+            ErrorKind::UnknownTrade => "UnknownTrade",
+            ErrorKind::TradeAlreadyClosed => "TradeAlreadyClosed",
+            ErrorKind::TradeNotKept => "TradeNotKept",
+            ErrorKind::CloseBeforeOpen => "CloseBeforeOpen",
+            ErrorKind::InvalidConfig => "InvalidConfig",
+            ErrorKind::InvalidCandle => "InvalidCandle",
+            ErrorKind::Checkpoint => "Checkpoint",
+            ErrorKind::UnknownVersion => "UnknownVersion",
+            ErrorKind::NoPreviousVersion => "NoPreviousVersion",
+            ErrorKind::Host => "Host",
+            ErrorKind::InvalidRanking => "InvalidRanking",
+            ErrorKind::NoRanker => "NoRanker",
+            ErrorKind::Ranker => "Ranker",
+        }
+    }
+
+    /// The kind with this [`name`](ErrorKind::name), if there is one.
+    pub fn from_name(name: &str) -> Option<ErrorKind> {
+        ErrorKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+impl Error {
+    /// What kind of error this is (for a relayed error, the original's kind).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::NonFinite { .. } => ErrorKind::NonFinite,
+            Error::NonPositive { .. } => ErrorKind::NonPositive,
+            Error::FeatureLength { .. } => ErrorKind::FeatureLength,
+            Error::ShapeMismatch { .. } => ErrorKind::ShapeMismatch,
+            Error::InvalidLabel { .. } => ErrorKind::InvalidLabel,
+            Error::InvalidSymbol => ErrorKind::InvalidSymbol,
+            Error::InvalidLevel(_) => ErrorKind::InvalidLevel,
+            Error::InvalidExits(_) => ErrorKind::InvalidExits,
+            Error::UnknownTrade(_) => ErrorKind::UnknownTrade,
+            Error::TradeAlreadyClosed(_) => ErrorKind::TradeAlreadyClosed,
+            Error::TradeNotKept(_) => ErrorKind::TradeNotKept,
+            Error::CloseBeforeOpen { .. } => ErrorKind::CloseBeforeOpen,
+            Error::InvalidConfig(_) => ErrorKind::InvalidConfig,
+            Error::InvalidCandle(_) => ErrorKind::InvalidCandle,
+            Error::Checkpoint(_) => ErrorKind::Checkpoint,
+            Error::UnknownVersion(_) => ErrorKind::UnknownVersion,
+            Error::NoPreviousVersion => ErrorKind::NoPreviousVersion,
+            Error::Host(_) => ErrorKind::Host,
+            Error::InvalidRanking(_) => ErrorKind::InvalidRanking,
+            Error::NoRanker => ErrorKind::NoRanker,
+            Error::Ranker(_) => ErrorKind::Ranker,
+            Error::Relayed { kind, .. } => *kind,
+        }
+    }
+}
+
+impl CheckpointError {
+    /// The variant's name (`"ChecksumMismatch"`...), stable like [`ErrorKind::name`].
+    pub fn name(&self) -> &'static str {
+        match self {
+            CheckpointError::Truncated { .. } => "Truncated",
+            CheckpointError::Foreign => "Foreign",
+            CheckpointError::UnsupportedFormat(_) => "UnsupportedFormat",
+            CheckpointError::FutureSchema { .. } => "FutureSchema",
+            CheckpointError::TrailingBytes(_) => "TrailingBytes",
+            CheckpointError::ChecksumMismatch => "ChecksumMismatch",
+            CheckpointError::Decode => "Decode",
+            CheckpointError::Invalid(_) => "Invalid",
+        }
+    }
 }
 
 /// Why checkpoint bytes were rejected.
@@ -170,6 +333,7 @@ impl fmt::Display for Error {
                 "no ranker model is loaded: start the host with a model to rank candidates",
             ),
             Error::Ranker(why) => write!(f, "ranker failed: {why}"),
+            Error::Relayed { message, .. } => f.write_str(message),
         }
     }
 }
@@ -254,5 +418,29 @@ pub(crate) fn check(ok: bool, msg: &'static str) -> Result<(), Error> {
         Ok(())
     } else {
         Err(Error::InvalidConfig(msg))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_have_unique_names_that_read_back() {
+        for (i, k) in ErrorKind::ALL.iter().enumerate() {
+            assert_eq!(ErrorKind::from_name(k.name()), Some(*k));
+            assert!(ErrorKind::ALL[..i].iter().all(|o| o.name() != k.name()));
+        }
+        assert_eq!(ErrorKind::from_name("NoSuchKind"), None);
+        let e = Error::UnknownTrade(7);
+        let relayed = Error::Relayed {
+            kind: e.kind(),
+            message: alloc::string::ToString::to_string(&e),
+        };
+        assert_eq!(relayed.kind(), ErrorKind::UnknownTrade);
+        assert_eq!(
+            alloc::string::ToString::to_string(&relayed),
+            "no trade with id 7 was opened"
+        );
     }
 }

@@ -59,6 +59,6 @@ pub mod vocab;
 pub use command::{CloseTrade, Command, LearnRequest, OpenTrade, Query, Reply, SuggestRequest};
 pub use config::EngineConfig;
 pub use engine::{Apply, Engine};
-pub use error::{CheckpointError, Error};
+pub use error::{CheckpointError, Error, ErrorKind};
 pub use journal::{ExitReason, LevelInput, LevelKind, Outcome, Side};
 pub use learners::ExitMode;

@@ -15,8 +15,8 @@
 //!
 //! | import | signature | does |
 //! |---|---|---|
-//! | `log` | `(level: i32, ptr: i32, len: i32)` | a UTF-8 message, sent when a request fails |
-//! | `rank` | `(ptr: i32, len: i32, dim: i32) -> i32` | scores the f32 LE rows in that buffer; the length of the answer the host now holds (< 0: none) |
+//! | `log` | `(level: i32, ptr: i32, len: i32)` | a UTF-8 message, sent when a request fails (for a rejection, the error's message) |
+//! | `rank` | `(ptr: i32, len: i32, dim: i32) -> i32` | scores the f32 LE rows in that buffer; the length of the answer the host now holds (`RANK_NO_RANKER` = -2: no ranker attached; other < 0: none) |
 //! | `rank_result` | `(ptr: i32, len: i32) -> i32` | copies that answer (a postcard `RankAnswer`) into our buffer; 0 on success |
 //!
 //! All logic is [`tradeloop_core::abi::handle_with`]; this crate only moves bytes across the
@@ -52,6 +52,9 @@ mod host {
 fn host_rank(bytes: &[u8], len: i32, dim: i32) -> Result<Vec<u8>, Error> {
     // SAFETY: the host reads `len` bytes at a live buffer of ours, and only reads.
     let n = unsafe { host::rank(bytes.as_ptr() as i32, len, dim) };
+    if n == abi::RANK_NO_RANKER {
+        return Err(Error::NoRanker);
+    }
     let Ok(n) = usize::try_from(n) else {
         return Err(Error::Ranker("the host has no rank answer".into()));
     };
@@ -157,8 +160,11 @@ pub unsafe extern "C" fn tl_call(ptr: i32, len: i32) -> i32 {
 }
 
 fn finish(status: Status, out: Vec<u8>) -> i32 {
-    if status != Status::Ok {
-        log(1, &out);
+    match status {
+        Status::Ok => {}
+        // The log gets the error's message, as text.
+        Status::Rejected => log(1, abi::Rejection::decode(&out).to_string().as_bytes()),
+        Status::BadRequest | Status::NoEngine => log(1, &out),
     }
     STATE.with_borrow_mut(|(_, result)| *result = out);
     status as i32

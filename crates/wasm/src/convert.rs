@@ -95,50 +95,6 @@ fn merge(base: JsValue, over: JsValue, path: &str) -> Result<JsValue, JsValue> {
     Ok(out.into())
 }
 
-/// The variant name of a core error (its `kind`). Written out rather than taken from
-/// `Debug`, which would pull every `Debug` impl into the module.
-fn kind(e: &Error) -> &'static str {
-    match e {
-        Error::NonFinite { .. } => "NonFinite",
-        Error::NonPositive { .. } => "NonPositive",
-        Error::FeatureLength { .. } => "FeatureLength",
-        Error::ShapeMismatch { .. } => "ShapeMismatch",
-        Error::InvalidLabel { .. } => "InvalidLabel",
-        Error::InvalidSymbol => "InvalidSymbol",
-        Error::InvalidLevel(_) => "InvalidLevel",
-        Error::InvalidExits(_) => "InvalidExits",
-        Error::UnknownTrade(_) => "UnknownTrade",
-        Error::TradeAlreadyClosed(_) => "TradeAlreadyClosed",
-        Error::TradeNotKept(_) => "TradeNotKept",
-        Error::CloseBeforeOpen { .. } => "CloseBeforeOpen",
-        Error::InvalidConfig(_) => "InvalidConfig",
-        Error::InvalidCandle(_) => "InvalidCandle",
-        Error::Checkpoint(_) => "Checkpoint",
-        Error::UnknownVersion(_) => "UnknownVersion",
-        Error::NoPreviousVersion => "NoPreviousVersion",
-        Error::Host(_) => "Host",
-        Error::InvalidRanking(_) => "InvalidRanking",
-        Error::NoRanker => "NoRanker",
-        Error::Ranker(_) => "Ranker",
-        _ => "Error",
-    }
-}
-
-/// The variant name of a checkpoint error.
-fn checkpoint_kind(e: &CheckpointError) -> &'static str {
-    match e {
-        CheckpointError::Truncated { .. } => "Truncated",
-        CheckpointError::Foreign => "Foreign",
-        CheckpointError::UnsupportedFormat(_) => "UnsupportedFormat",
-        CheckpointError::FutureSchema { .. } => "FutureSchema",
-        CheckpointError::TrailingBytes(_) => "TrailingBytes",
-        CheckpointError::ChecksumMismatch => "ChecksumMismatch",
-        CheckpointError::Decode => "Decode",
-        CheckpointError::Invalid(_) => "Invalid",
-        _ => "Checkpoint",
-    }
-}
-
 /// A JS `Error` named `TradeloopError` with `message` and a `kind` property.
 pub(crate) fn js_error(message: &str, kind: &str) -> js_sys::Error {
     let e = js_sys::Error::new(message);
@@ -150,12 +106,12 @@ pub(crate) fn js_error(message: &str, kind: &str) -> js_sys::Error {
 /// A core error as a thrown value: `message` is its Display text, `kind` its variant
 /// name; a checkpoint error also carries `checkpoint`, the `CheckpointError` variant.
 pub(crate) fn core_error(err: &Error) -> JsValue {
-    let e = js_error(&err.to_string(), kind(err));
+    let e = js_error(&err.to_string(), err.kind().name());
     if let Error::Checkpoint(c) = err {
         let _ = Reflect::set(
             &e,
             &JsValue::from_str("checkpoint"),
-            &JsValue::from_str(checkpoint_kind(c)),
+            &JsValue::from_str(c.name()),
         );
     }
     e.into()
