@@ -63,5 +63,10 @@ cargo run --release -p tradeloop-core --example paper -- data/market/BTC-USD_1d.
 
 step "benchmark harness smoke run (figures not meaningful)"
 cargo bench -p tradeloop-bench -- --quick
+if ! command -v sqlite3 >/dev/null; then
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get install -y -q sqlite3 || $sudo sh -c 'apt-get update -q && apt-get install -y -q sqlite3'
+fi
+cargo bench -p tradeloop-host --bench cli -- --quick
 
 printf '\nall tests passed\n'

@@ -3,6 +3,7 @@
 //! what wasm cannot have: files, durability, a clock and signals.
 //!
 //! - [`plugin`]: the wasmtime side of the ABI (`docs/ABI.md`).
+//! - [`module_cache`]: the compiled plugin kept on disk, so a call starts in milliseconds.
 //! - [`store`]: the state directory: the SQLite event journal and atomic checkpoints.
 //! - [`ranker`]: the ONNX ranker (tract) the plugin's `rank` import runs.
 //! - [`runtime`]: the two together: journal before acknowledging, checkpoints, recovery.
@@ -12,6 +13,7 @@
 //! - [`evaluate`]: `tradeloop evaluate`, the W6 protocol on any candle series.
 
 pub mod evaluate;
+pub mod module_cache;
 pub mod plugin;
 pub mod ranker;
 pub mod report;

@@ -143,12 +143,18 @@ impl fmt::Debug for Plugin {
 
 impl Plugin {
     /// The plugin embedded in this binary ([`crate::PLUGIN_WASM`]). It is compiled once per
-    /// process; later plugins only instantiate it.
+    /// machine and kept in the [`crate::module_cache`]; later starts read it back, and later
+    /// plugins of the same process only instantiate it.
     pub fn embedded(limits: Limits) -> Result<Self, PluginError> {
         static MODULE: OnceLock<Result<Module, String>> = OnceLock::new();
         let engine = shared_engine()?;
         let module = MODULE
-            .get_or_init(|| compile(engine, crate::PLUGIN_WASM))
+            .get_or_init(|| {
+                let dir = crate::module_cache::default_dir();
+                crate::module_cache::load_or_compile(engine, crate::PLUGIN_WASM, dir.as_deref())
+                    .map(|(module, _)| module)
+                    .map_err(|e| format!("the module does not compile: {}", chain(&e)))
+            })
             .clone()
             .map_err(PluginError::Abi)?;
         Self::instantiate(engine, &module, limits)

@@ -15,7 +15,7 @@ use crate::plugin::Limits;
 pub struct Settings {
     /// Seed of a new state's engine (default 42). Used once, when the state is created.
     pub seed: u64,
-    /// Write a checkpoint after this many journalled events (default 500; 1..=1000000).
+    /// Write a checkpoint after this many journalled events (default 100; 1..=1000000): fewer events to replay when a process opens the state, at the cost of more checkpoint writes.
     pub checkpoint_every: u64,
     /// Checkpoint generations kept (default 3; 1..=100).
     pub keep_checkpoints: usize,
@@ -34,7 +34,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             seed: 42,
-            checkpoint_every: 500,
+            checkpoint_every: 100,
             keep_checkpoints: 3,
             call_timeout_secs: 120,
             memory_mib: 1024,
