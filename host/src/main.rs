@@ -44,6 +44,10 @@ struct Cli {
     /// Print JSON for scripts instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// Seconds to wait for another process using the state directory (default 5, or
+    /// `lock_wait_secs` from --config; 0: fail at once).
+    #[arg(long, global = true, value_name = "SECS")]
+    wait: Option<f64>,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -281,6 +285,12 @@ fn query(rt: &mut Runtime, q: Query) -> anyhow::Result<Reply> {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut settings = Settings::load(cli.config.as_deref())?;
+    if let Some(wait) = cli.wait {
+        settings.lock_wait_secs = wait;
+        settings
+            .validate()
+            .map_err(|e| anyhow::anyhow!("--wait {wait}: {e}"))?;
+    }
     let json = cli.json;
     match &cli.command {
         Cmd::Defaults => {
@@ -639,7 +649,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })?;
         }
         Cmd::Report { out: dir } => {
-            let w = tradeloop_host::report::write_report(&cli.state, dir.as_deref(), now_ms())?;
+            let w = tradeloop_host::report::write_report(
+                &cli.state,
+                dir.as_deref(),
+                now_ms(),
+                settings.lock_wait(),
+            )?;
             out(json, &w, || {
                 format!("report written to {}", w.markdown.display())
             })?;

@@ -163,14 +163,15 @@ impl From<StoreError> for ReportError {
 
 /// Writes the report of the state in `state` to `out` (default [`default_out`]):
 /// `report.md` and the [`CHARTS`]. `generated_at` (ms since the Unix epoch, the host's
-/// clock) is printed in the report. The state is only read; its lock is held while the
-/// journal is read and released before the replay.
+/// clock) is printed in the report. The state is only read; its lock (waited for up to
+/// `wait`) is held while the journal is read and released before the replay.
 pub fn write_report(
     state: &Path,
     out: Option<&Path>,
     generated_at: i64,
+    wait: std::time::Duration,
 ) -> Result<Written, ReportError> {
-    let recorded = Recorded::read(state)?;
+    let recorded = Recorded::read(state, wait)?;
     let out = out.map_or_else(|| default_out(state), Path::to_path_buf);
     if inside(&out, state) {
         return Err(ReportError::OutInsideState {
@@ -293,8 +294,8 @@ impl Genesis {
 }
 
 impl Recorded {
-    fn read(dir: &Path) -> Result<Self, ReportError> {
-        let store = StateDir::open(dir, false)?;
+    fn read(dir: &Path, wait: std::time::Duration) -> Result<Self, ReportError> {
+        let store = StateDir::open_waiting(dir, false, wait)?;
         let genesis = store
             .genesis()?
             .ok_or_else(|| StoreError::NoState(dir.to_path_buf()))?;

@@ -36,7 +36,7 @@ impl Runtime {
     /// state.
     pub fn open(dir: &Path, settings: Settings, create: Option<i64>) -> anyhow::Result<Self> {
         settings.validate()?;
-        let mut store = StateDir::open(dir, create.is_some())?;
+        let mut store = StateDir::open_waiting(dir, create.is_some(), settings.lock_wait())?;
         let genesis = store.genesis()?;
         if genesis.is_none() {
             let Some(now) = create else {
@@ -61,7 +61,7 @@ impl Runtime {
     pub fn import(dir: &Path, settings: Settings, bytes: &[u8]) -> anyhow::Result<Self> {
         settings.validate()?;
         tradeloop_core::Engine::restore(bytes).context("not a usable tradeloop checkpoint")?;
-        let mut store = StateDir::open(dir, true)?;
+        let mut store = StateDir::open_waiting(dir, true, settings.lock_wait())?;
         if store.genesis()?.is_some() {
             bail!(
                 "{} already holds a tradeloop state; import into a new directory",

@@ -25,6 +25,9 @@ pub struct Settings {
     pub memory_mib: u64,
     /// `tradeloop schedule`: seconds between two looks at the schedule (default 30).
     pub schedule_poll_secs: u64,
+    /// How long a command waits for another process using the state directory to finish,
+    /// in seconds (default 5; 0 fails at once; at most 3600). `--wait SECS` overrides it.
+    pub lock_wait_secs: f64,
     /// The engine's configuration (`[engine]` table, every field of `EngineConfig`). Used
     /// once, when the state is created: afterwards the state's own configuration rules.
     pub engine: EngineConfig,
@@ -39,6 +42,7 @@ impl Default for Settings {
             call_timeout_secs: 120,
             memory_mib: 1024,
             schedule_poll_secs: 30,
+            lock_wait_secs: 5.0,
             engine: EngineConfig::default(),
         }
     }
@@ -88,6 +92,10 @@ impl Settings {
             (1..=86_400).contains(&self.schedule_poll_secs),
             "schedule_poll_secs must be in 1..=86400",
         )?;
+        check(
+            (0.0..=3600.0).contains(&self.lock_wait_secs),
+            "lock_wait_secs must be in 0..=3600",
+        )?;
         self.engine
             .validate()
             .map_err(|e| anyhow::anyhow!("engine: {e}"))
@@ -99,6 +107,11 @@ impl Settings {
             timeout: Duration::from_secs(self.call_timeout_secs),
             memory_bytes: (self.memory_mib as usize) << 20,
         }
+    }
+
+    /// How long to wait for the state directory's lock.
+    pub fn lock_wait(&self) -> Duration {
+        Duration::from_secs_f64(self.lock_wait_secs.clamp(0.0, 3600.0))
     }
 
     /// All settings as TOML, defaults included.

@@ -26,6 +26,7 @@ use std::fmt;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, params};
 use tradeloop_core::CheckpointError;
@@ -59,8 +60,14 @@ pub enum StoreError {
     NoState(PathBuf),
     /// The path exists but is not a directory.
     NotADirectory(PathBuf),
-    /// Another process (or another `StateDir` in this one) holds the directory's lock.
-    Locked(PathBuf),
+    /// Another process (or another `StateDir` in this one) held the directory's lock for
+    /// as long as the caller would wait.
+    Locked {
+        /// The state directory.
+        dir: PathBuf,
+        /// How long the caller waited.
+        waited: Duration,
+    },
     /// The directory holds files this store did not make; it is left untouched.
     Foreign {
         /// The directory.
@@ -134,10 +141,17 @@ impl fmt::Display for StoreError {
                 p.display()
             ),
             StoreError::NotADirectory(p) => write!(f, "{} is not a directory", p.display()),
-            StoreError::Locked(p) => write!(
+            StoreError::Locked { dir, waited } if waited.is_zero() => write!(
                 f,
                 "state directory {} is in use by another tradeloop process (lock held)",
-                p.display()
+                dir.display()
+            ),
+            StoreError::Locked { dir, waited } => write!(
+                f,
+                "state directory {} is in use by another tradeloop process (lock still held \
+                 after waiting {:.1} s; --wait SECS waits longer)",
+                dir.display(),
+                waited.as_secs_f64()
             ),
             StoreError::Foreign { dir, files } => write!(
                 f,
@@ -341,6 +355,13 @@ impl StateDir {
     /// not modified), a SQLite file that is not a tradeloop journal, and checkpoints without
     /// a journal ([`StoreError::Corrupt`]: the events after them would be lost).
     pub fn open(dir: &Path, create: bool) -> Result<Self, StoreError> {
+        Self::open_waiting(dir, create, Duration::ZERO)
+    }
+
+    /// [`StateDir::open`], waiting up to `wait` for another process to release the lock
+    /// before answering [`StoreError::Locked`] (zero: fail at once). It polls, every
+    /// millisecond at first and every 20 ms at most.
+    pub fn open_waiting(dir: &Path, create: bool, wait: Duration) -> Result<Self, StoreError> {
         match fs::metadata(dir) {
             Ok(m) if m.is_dir() => {}
             Ok(_) => return Err(StoreError::NotADirectory(dir.to_path_buf())),
@@ -392,12 +413,25 @@ impl StateDir {
             .truncate(false)
             .open(&lock_path)
             .map_err(io_err(&lock_path))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => {
-                return Err(StoreError::Locked(dir.to_path_buf()));
+        let deadline = Instant::now() + wait;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match lock.try_lock() {
+                Ok(()) => break,
+                Err(fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(
+                        pause.min(deadline.saturating_duration_since(Instant::now())),
+                    );
+                    pause = (pause * 2).min(Duration::from_millis(20));
+                }
+                Err(fs::TryLockError::WouldBlock) => {
+                    return Err(StoreError::Locked {
+                        dir: dir.to_path_buf(),
+                        waited: wait,
+                    });
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(io_err(&lock_path)(e)),
             }
-            Err(fs::TryLockError::Error(e)) => return Err(io_err(&lock_path)(e)),
         }
 
         // Under the lock nobody else writes here any more. Scan again: the directory may have

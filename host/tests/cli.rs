@@ -254,20 +254,93 @@ fn evaluate_scores_the_served_forecast_against_the_prior_and_refuses_bad_input()
 }
 
 #[test]
-fn a_locked_state_is_refused() {
+fn a_busy_state_is_waited_for_and_wait_0_fails_fast() {
     let t = Temp::new("lock");
     let s = t.join("state");
     ok_json(&s, &["init"]);
     let held = tradeloop_host::store::StateDir::open(&s, false).unwrap();
-    let o = tl(&s, &["summary"]);
-    assert!(!o.status.success());
-    assert!(
-        String::from_utf8_lossy(&o.stderr)
-            .to_lowercase()
-            .contains("lock")
-    );
+    // --wait 0 fails at once, with a message that names the lock; so does a short wait.
+    for wait in ["0", "0.2"] {
+        let o = tl(&s, &["--wait", wait, "summary"]);
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr).to_lowercase();
+        assert!(err.contains("lock"), "{err}");
+        assert_eq!(err.contains("--wait secs"), wait != "0", "{err}");
+    }
+    for bad in ["-1", "NaN", "4000"] {
+        let o = tl(&s, &[&format!("--wait={bad}"), "summary"]);
+        assert!(!o.status.success(), "--wait {bad}");
+    }
+    // A caller that waits gets the state once the holder lets go.
+    let waiting = Command::new(BIN)
+        .args(["--wait", "60", "--json", "--state"])
+        .arg(&s)
+        .args([
+            "record", "entry", "--symbol", "SPY", "--side", "long", "--price", "10",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
     drop(held);
-    ok_json(&s, &["summary"]);
+    let o = waiting.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["trade_id"], 1, "{v}");
+}
+
+/// Writers started at the same moment all get through, none is lost, and every trade id is
+/// given once: each waits for the lock (the default wait) instead of failing.
+#[test]
+fn concurrent_writers_are_all_acknowledged_with_unique_ids() {
+    let t = Temp::new("writers");
+    let s = t.join("state");
+    ok_json(&s, &["init"]);
+    let n = 12;
+    let children: Vec<_> = (0..n)
+        .map(|i| {
+            Command::new(BIN)
+                .args(["--json", "--state"])
+                .arg(&s)
+                .args([
+                    "record",
+                    "entry",
+                    "--symbol",
+                    &format!("S{i}"),
+                    "--side",
+                    "long",
+                ])
+                .args(["--price", "10"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut ids: Vec<u64> = children
+        .into_iter()
+        .map(|c| {
+            let o = c.wait_with_output().unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            v["trade_id"].as_u64().unwrap()
+        })
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (1..=n).collect::<Vec<u64>>(), "unique ids, none lost");
+    // Every acknowledged entry is in the journal, each once, with its own symbol.
+    let trades = ok_json(&s, &["trades"]);
+    let mut symbols: Vec<_> = trades
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["symbol"].as_str().unwrap())
+        .collect();
+    symbols.sort_unstable();
+    let mut expected: Vec<String> = (0..n).map(|i| format!("S{i}")).collect();
+    expected.sort_unstable();
+    assert_eq!(symbols, expected);
 }
 
 /// Starts `tradeloop` and kills it with SIGKILL after `after`; its stdout so far.

@@ -16,6 +16,8 @@ use tradeloop_host::runtime::changes_state;
 use tradeloop_host::settings::Settings;
 use tradeloop_host::store::StateDir;
 
+use std::time::Duration;
+
 mod common;
 use common::{Temp, ok_json, tl};
 
@@ -378,7 +380,7 @@ fn report_of_a_natively_journalled_state() {
     let stats = engine_stats(&mut engine);
     assert!(stats.trades.closed > 20, "{stats:?}");
     let out = t.join("out");
-    let w = write_report(&state, Some(&out), 1_700_000_000_000).unwrap();
+    let w = write_report(&state, Some(&out), 1_700_000_000_000, Duration::ZERO).unwrap();
     assert_eq!(w.charts.len(), CHARTS.len());
     let md = std::fs::read_to_string(&w.markdown).unwrap();
     assert!(
@@ -476,7 +478,7 @@ fn drift_alarms_and_pauses_are_reported() {
     }
     drop(j);
     let out = t.join("out");
-    write_report(&state, Some(&out), 0).unwrap();
+    write_report(&state, Some(&out), 0, Duration::ZERO).unwrap();
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     let count = |what: &str| -> u64 {
         let at = md

@@ -404,7 +404,7 @@ fn second_open_while_alive_is_locked() {
     let first = StateDir::open(tmp.path(), true).unwrap();
     let err = StateDir::open(tmp.path(), true).unwrap_err();
     assert!(
-        matches!(&err, StoreError::Locked(p) if p == tmp.path()),
+        matches!(&err, StoreError::Locked { dir, .. } if dir == tmp.path()),
         "{err}"
     );
     drop(first);
