@@ -56,10 +56,13 @@ impl Settings {
         };
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
-        let s: Settings =
-            toml::from_str(&text).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))?;
-        s.validate()
-            .map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))?;
+        Self::from_toml(&text).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))
+    }
+
+    /// Parses and validates settings from TOML text (what [`Settings::load`] reads).
+    pub fn from_toml(text: &str) -> anyhow::Result<Self> {
+        let s: Settings = toml::from_str(text)?;
+        s.validate()?;
         Ok(s)
     }
 
