@@ -207,6 +207,10 @@ enum Record {
         /// Feature vector, comma-separated (default: zeros, as many as the engine expects).
         #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
         features: Option<Vec<f32>>,
+        /// Make a retry safe: a call repeated with the same id (e.g. your order id) gets
+        /// the first call's reply and records nothing.
+        #[arg(long, value_name = "ID")]
+        request_id: Option<String>,
     },
     /// A trade was closed.
     Exit {
@@ -219,6 +223,10 @@ enum Record {
         /// Why.
         #[arg(long, value_enum, default_value = "manual")]
         reason: CliReason,
+        /// Make a retry safe: a call repeated with the same id gets the first call's reply
+        /// and records nothing.
+        #[arg(long, value_name = "ID")]
+        request_id: Option<String>,
     },
 }
 
@@ -277,6 +285,28 @@ fn open(cli: &Cli, settings: Settings, create: Option<i64>) -> anyhow::Result<Ru
         eprintln!("tradeloop: warning: {w}");
     }
     Ok(rt)
+}
+
+/// Applies a `record` command (once per request id, if one is given) and reports any
+/// warning of the commit on stderr.
+fn record(rt: &mut Runtime, command: Command, request_id: Option<&str>) -> anyhow::Result<Reply> {
+    let reply = match request_id {
+        None => rt.execute(command, now_ms())?,
+        Some(id) => {
+            let (reply, repeated) = rt.execute_once(command, now_ms(), id)?;
+            if repeated {
+                eprintln!(
+                    "tradeloop: request id {id:?} was recorded before; this is its reply, and \
+                     nothing new was recorded"
+                );
+            }
+            reply
+        }
+    };
+    for w in rt.take_warnings() {
+        eprintln!("tradeloop: warning: {w}");
+    }
+    Ok(reply)
 }
 
 fn query(rt: &mut Runtime, q: Query) -> anyhow::Result<Reply> {
@@ -349,6 +379,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     price,
                     size,
                     features,
+                    request_id,
                 } => {
                     let features = match features {
                         Some(f) => f.clone(),
@@ -371,7 +402,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         level: None,
                         exits: None,
                     };
-                    let Reply::Opened(o) = rt.execute(Command::Open(open), now_ms())? else {
+                    let reply = record(&mut rt, Command::Open(open), request_id.as_deref())?;
+                    let Reply::Opened(o) = reply else {
                         bail!("unexpected reply to Open");
                     };
                     out(json, &o, || o.trade_id.to_string())?;
@@ -380,6 +412,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     trade_id,
                     price,
                     reason,
+                    request_id,
                 } => {
                     let close = CloseTrade {
                         trade_id: *trade_id,
@@ -391,7 +424,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                             CliReason::Timeout => ExitReason::Timeout,
                         },
                     };
-                    let Reply::Closed(c) = rt.execute(Command::Close(close), now_ms())? else {
+                    let reply = record(&mut rt, Command::Close(close), request_id.as_deref())?;
+                    let Reply::Closed(c) = reply else {
                         bail!("unexpected reply to Close");
                     };
                     out(json, &c, || {

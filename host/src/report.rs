@@ -25,8 +25,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde::Serialize;
-use tradeloop_core::abi::Request;
 use tradeloop_core::command::Stats;
+use tradeloop_core::event_log;
 use tradeloop_core::learners::LEVEL_FEATURE_NAMES;
 use tradeloop_core::lifecycle::ab::Arm;
 use tradeloop_core::lifecycle::mixture::{EXPERTS, Expert};
@@ -36,7 +36,7 @@ use tradeloop_core::lifecycle::{DriftAlarm, DriftReport, MixtureReport, VersionI
 use tradeloop_core::market::{date_of, iso_date, iso_datetime};
 use tradeloop_core::{Command, Engine, EngineConfig, Outcome, Query, Reply};
 
-use crate::store::{StateDir, StoreError};
+use crate::store::{EVENT_FORMAT, StateDir, StoreError};
 
 /// The chart files a report consists of, besides `report.md`, in report order.
 pub const CHARTS: [&str; 8] = [
@@ -299,16 +299,13 @@ impl Recorded {
         let genesis = store
             .genesis()?
             .ok_or_else(|| StoreError::NoState(dir.to_path_buf()))?;
-        let genesis = match postcard::from_bytes::<Request>(&genesis)
+        let genesis = match event_log::decode_genesis(EVENT_FORMAT, &genesis)
             .map_err(|e| ReportError::Genesis(e.to_string()))?
         {
-            Request::Create { config, seed, now } => Genesis::Create { config, seed, now },
-            Request::Restore(bytes) => Genesis::Restore(bytes),
-            _ => {
-                return Err(ReportError::Genesis(
-                    "it is neither a Create nor a Restore request".into(),
-                ));
+            event_log::Genesis::Create { config, seed, now } => {
+                Genesis::Create { config, seed, now }
             }
+            event_log::Genesis::Restore(bytes) => Genesis::Restore(bytes),
         };
         let (checkpoint, _skipped) = store.newest_valid_checkpoint(|b| {
             Engine::restore(b).map(|_| ()).map_err(|e| e.to_string())
@@ -554,10 +551,10 @@ impl History {
             checkpoint = None;
         }
         for (seq, now, bytes) in events {
-            let command: Command =
-                postcard::from_bytes(&bytes).map_err(|e| ReportError::Event {
+            let command =
+                event_log::decode_event(EVENT_FORMAT, &bytes).map_err(|e| ReportError::Event {
                     seq,
-                    message: format!("does not decode: {e}"),
+                    message: format!("does not read: {e}"),
                 })?;
             let before = h.before(&engine, &command);
             let reply = engine.apply(command, now).map_err(|e| ReportError::Event {

@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
 use tradeloop_core::abi::{Request, Response};
+use tradeloop_core::event_log::{self, Genesis};
 use tradeloop_core::{Apply, Command, Error, Reply};
 
 use crate::plugin::{Plugin, PluginError, RankFn};
 use crate::settings::Settings;
-use crate::store::{StateDir, StoreError};
+use crate::store::{EVENT_FORMAT, StateDir, StoreError};
 
 /// A state directory with its engine running in the plugin.
 pub struct Runtime {
@@ -23,6 +24,9 @@ pub struct Runtime {
     warnings: Vec<String>,
     /// What the plugin's `rank` import runs; kept across plugin rebuilds.
     ranker: Option<RankFn>,
+    /// Why the runtime refuses every command: the plugin could not be brought back to the
+    /// journal's state.
+    stopped: Option<String>,
 }
 
 /// Whether a command changes the engine (and so is journalled).
@@ -42,12 +46,11 @@ impl Runtime {
             let Some(now) = create else {
                 return Err(StoreError::NoState(dir.to_path_buf()).into());
             };
-            let request = Request::Create {
+            store.set_genesis(&event_log::encode_genesis(&Genesis::Create {
                 config: Box::new(settings.engine.clone()),
                 seed: settings.seed,
                 now,
-            };
-            store.set_genesis(&postcard::to_allocvec(&request)?)?;
+            }))?;
         }
         Self::start(store, settings)
     }
@@ -68,7 +71,9 @@ impl Runtime {
                 dir.display()
             );
         }
-        store.set_genesis(&postcard::to_allocvec(&Request::Restore(bytes.to_vec()))?)?;
+        store.set_genesis(&event_log::encode_genesis(&Genesis::Restore(
+            bytes.to_vec(),
+        )))?;
         let mut rt = Self::start(store, settings)?;
         rt.checkpoint()?;
         Ok(rt)
@@ -84,6 +89,7 @@ impl Runtime {
             since_checkpoint: 0,
             warnings: Vec::new(),
             ranker: None,
+            stopped: None,
         };
         rt.recover()?;
         Ok(rt)
@@ -121,26 +127,19 @@ impl Runtime {
                     .store
                     .genesis()?
                     .ok_or_else(|| anyhow!("the journal has no genesis"))?;
-                let (status, out) = self.plugin.call_raw(&genesis)?;
-                match status {
-                    tradeloop_core::abi::Status::Ok => {}
-                    tradeloop_core::abi::Status::Rejected => bail!(
-                        "the state's genesis was refused: {}",
-                        tradeloop_core::abi::Rejection::decode(&out)
-                    ),
-                    other => bail!(
-                        "the state's genesis was refused ({other:?}): {}",
-                        String::from_utf8_lossy(&out)
-                    ),
-                }
+                let genesis = event_log::decode_genesis(EVENT_FORMAT, &genesis)
+                    .map_err(|e| anyhow!("the state's genesis does not read: {e}"))?;
+                self.plugin
+                    .call(&genesis.into_request())
+                    .map_err(|e| anyhow!("the state's genesis was refused: {e}"))?;
                 0
             }
         };
         let events = self.store.events_after(after)?;
         self.since_checkpoint = events.len() as u64;
         for (seq, now, bytes) in events {
-            let command: Command = postcard::from_bytes(&bytes)
-                .with_context(|| format!("journal event {seq} does not decode"))?;
+            let command = event_log::decode_event(EVENT_FORMAT, &bytes)
+                .map_err(|e| anyhow!("journal event {seq} does not read: {e}"))?;
             self.plugin
                 .call(&Request::Apply { command, now })
                 .with_context(|| format!("journal event {seq} no longer applies"))?;
@@ -166,24 +165,81 @@ impl Runtime {
     /// Applies `command`. A state-changing command is committed to the journal before this
     /// returns `Ok`; a rejected one changes nothing. A plugin trap or limit is an error for
     /// this command: the engine is rebuilt from the store and the host carries on.
+    ///
+    /// The commit is the acknowledgement: a checkpoint due after it that fails is a warning
+    /// ([`Runtime::take_warnings`]), never an error, because the event is durable and the
+    /// next start replays it. If the journal write fails, the plugin (which already applied
+    /// the command) is rebuilt from the journal; if even that fails, the runtime stops: this
+    /// and every later call return an error.
     pub fn execute(&mut self, command: Command, now: i64) -> Result<Reply, Error> {
+        self.apply_and_commit(command, now, None)
+    }
+
+    /// [`Runtime::execute`] at most once per `request_id` (1 to 128 printable ASCII
+    /// characters, e.g. the bot's order id): the first call journals the command with the
+    /// id and its reply in one transaction; a later call with the same id and the same
+    /// command applies nothing and gets the recorded reply, with `true` (a repeat). The same
+    /// id with a different command is an error.
+    pub fn execute_once(
+        &mut self,
+        command: Command,
+        now: i64,
+        request_id: &str,
+    ) -> Result<(Reply, bool), Error> {
+        self.check_running()?;
+        if request_id.is_empty()
+            || request_id.len() > 128
+            || !request_id.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(Error::Host(
+                "a request id must be 1 to 128 printable ASCII characters (no spaces)".into(),
+            ));
+        }
+        if !changes_state(&command) {
+            return Err(Error::Host(
+                "only a command that changes the state takes a request id".into(),
+            ));
+        }
+        let host = |e: StoreError| Error::Host(e.to_string());
+        if let Some((seq, event, reply)) = self.store.request(request_id).map_err(host)? {
+            let same = event_log::encode_event(&command).is_ok_and(|b| b == event);
+            if !same {
+                return Err(host(StoreError::RequestIdReused {
+                    id: request_id.to_string(),
+                    seq,
+                }));
+            }
+            let reply = serde_json::from_str(&reply).map_err(|e| {
+                Error::Host(format!(
+                    "the reply recorded for request id {request_id:?} (event {seq}) no longer \
+                     reads: {e}"
+                ))
+            })?;
+            return Ok((reply, true));
+        }
+        self.apply_and_commit(command, now, Some(request_id))
+            .map(|reply| (reply, false))
+    }
+
+    fn check_running(&self) -> Result<(), Error> {
+        match &self.stopped {
+            Some(why) => Err(Error::Host(format!("the runtime stopped: {why}"))),
+            None => Ok(()),
+        }
+    }
+
+    fn apply_and_commit(
+        &mut self,
+        command: Command,
+        now: i64,
+        request_id: Option<&str>,
+    ) -> Result<Reply, Error> {
+        self.check_running()?;
         let journal = changes_state(&command).then(|| command.clone());
         match self.plugin.call(&Request::Apply { command, now }) {
             Ok(Response::Reply(reply)) => {
                 if let Some(command) = journal {
-                    let bytes = postcard::to_allocvec(&command.journaled(&reply))
-                        .map_err(|e| Error::Host(e.to_string()))?;
-                    if let Err(e) = self.store.append(now, &bytes) {
-                        // The plugin moved on but the journal did not: go back to the
-                        // journal's state, then report.
-                        let _ = self.rebuild();
-                        return Err(Error::Host(format!("journal write failed: {e}")));
-                    }
-                    self.since_checkpoint += 1;
-                    if self.since_checkpoint >= self.settings.checkpoint_every {
-                        self.checkpoint()
-                            .map_err(|e| Error::Host(format!("checkpoint failed: {e:#}")))?;
-                    }
+                    self.commit(command, &reply, now, request_id)?;
                 }
                 Ok(*reply)
             }
@@ -193,11 +249,70 @@ impl Runtime {
                 let recovered = self.rebuild();
                 Err(Error::Host(match recovered {
                     Ok(()) => format!("plugin stopped: {e}; state reloaded, command not applied"),
-                    Err(r) => format!("plugin stopped: {e}; reloading failed: {r:#}"),
+                    Err(r) => {
+                        let why = format!("plugin stopped: {e}; reloading failed: {r:#}");
+                        self.stopped = Some(why.clone());
+                        why
+                    }
                 }))
             }
             Err(e) => Err(Error::Host(e.to_string())),
         }
+    }
+
+    /// Journals an applied command (see [`Runtime::execute`] for what a failure does).
+    fn commit(
+        &mut self,
+        command: Command,
+        reply: &Reply,
+        now: i64,
+        request_id: Option<&str>,
+    ) -> Result<(), Error> {
+        let bytes = match event_log::encode_event(&command.journaled(reply)) {
+            Ok(b) => b,
+            Err(e) => return self.undo(format!("the event does not encode: {e}")),
+        };
+        let reply_json = match request_id.map(|_| serde_json::to_string(reply)).transpose() {
+            Ok(j) => j,
+            Err(e) => return self.undo(format!("the reply does not encode: {e}")),
+        };
+        let request = request_id.zip(reply_json.as_deref());
+        if let Err(e) = self.store.append_request(now, &bytes, request) {
+            return self.undo(format!("journal write failed: {e}"));
+        }
+        self.since_checkpoint += 1;
+        if self.since_checkpoint >= self.settings.checkpoint_every
+            && let Err(e) = self.checkpoint()
+        {
+            self.warnings.push(format!(
+                "the checkpoint after event {} failed (the event is committed; the next \
+                 start replays it from the journal): {e:#}",
+                self.store.last_seq().unwrap_or(0)
+            ));
+        }
+        Ok(())
+    }
+
+    /// The plugin applied a command the journal did not take: go back to the journal's
+    /// state, and stop if that is impossible. Always an error for the command.
+    fn undo(&mut self, why: String) -> Result<(), Error> {
+        match self.rebuild() {
+            Ok(()) => Err(Error::Host(format!("{why}; the command was not applied"))),
+            Err(r) => {
+                let stop = format!(
+                    "{why}; reloading the engine from the state directory failed too \
+                     ({r:#}), so this process stops taking commands"
+                );
+                self.stopped = Some(stop.clone());
+                Err(Error::Host(stop))
+            }
+        }
+    }
+
+    /// Warnings gathered since the last call (start-up: checkpoints skipped as corrupt;
+    /// later: checkpoints that could not be written after a committed event).
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
     }
 
     /// The engine's checkpoint bytes.

@@ -32,8 +32,13 @@ use rusqlite::{Connection, OptionalExtension, params};
 use tradeloop_core::CheckpointError;
 use tradeloop_core::checkpoint;
 
-/// The journal schema version this build writes and reads.
-pub const JOURNAL_SCHEMA: i64 = 1;
+/// The journal schema version this build writes and reads. Schema 2: `meta` (`schema`,
+/// `genesis`), `events` and `requests`; the genesis and every event are records of
+/// event-log format 1 ([`tradeloop_core::event_log`]). Schema 1 (no `requests` table; the
+/// same record bytes) is upgraded in place when opened.
+pub const JOURNAL_SCHEMA: i64 = 2;
+/// The event-log format of a schema-2 journal's records.
+pub const EVENT_FORMAT: u16 = 1;
 /// Name of the lock file.
 pub const LOCK_FILE: &str = "LOCK";
 /// Name of the journal database.
@@ -127,6 +132,23 @@ pub enum StoreError {
         /// The journal's last sequence number.
         last_seq: u64,
     },
+    /// The journal has an older schema whose records this build cannot read; it was left
+    /// unchanged.
+    OldJournal {
+        /// The journal file.
+        path: PathBuf,
+        /// Schema version in the journal.
+        found: i64,
+        /// Why it cannot be upgraded.
+        why: String,
+    },
+    /// A request id was used before for a different command.
+    RequestIdReused {
+        /// The id.
+        id: String,
+        /// The event it was first used for.
+        seq: u64,
+    },
     /// The state directory is inconsistent; the text says how.
     Corrupt(String),
 }
@@ -193,6 +215,18 @@ impl fmt::Display for StoreError {
             StoreError::CheckpointAhead { seq, last_seq } => write!(
                 f,
                 "refusing to write checkpoint {seq}: the journal ends at event {last_seq}"
+            ),
+            StoreError::OldJournal { path, found, why } => write!(
+                f,
+                "journal {} has schema {found}, which this build cannot upgrade ({why}); it was \
+                 left unchanged. Open it with the tradeloop that wrote it, run `tradeloop \
+                 export FILE`, then `tradeloop import FILE` into a new directory with this one",
+                path.display()
+            ),
+            StoreError::RequestIdReused { id, seq } => write!(
+                f,
+                "request id {id:?} was already used for event {seq}, a different command; \
+                 use a new id for a new command"
             ),
             StoreError::Corrupt(why) => f.write_str(why),
         }
@@ -524,17 +558,68 @@ impl StateDir {
     /// the event is committed durably: it survives `kill -9` and power loss (see
     /// `open_journal` for the journal mode).
     pub fn append(&mut self, now: i64, event: &[u8]) -> Result<u64, StoreError> {
+        self.append_request(now, event, None)
+    }
+
+    /// [`StateDir::append`], and with `request = Some((id, reply))` the request id and the
+    /// reply given for it, in the same transaction: either both are committed or neither.
+    /// An id already in the journal is refused ([`StoreError::Sqlite`], constraint): look it
+    /// up first with [`StateDir::request`].
+    pub fn append_request(
+        &mut self,
+        now: i64,
+        event: &[u8],
+        request: Option<(&str, &str)>,
+    ) -> Result<u64, StoreError> {
         let seq = self.last_seq + 1;
         let seq_sql = i64::try_from(seq).map_err(|_| {
             StoreError::Corrupt(format!("journal {} is full", self.journal.display()))
         })?;
-        // One autocommit statement = one transaction = one synced WAL commit.
-        self.conn
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|source| StoreError::Sqlite {
+                path: self.journal.clone(),
+                source,
+            })?;
+        let written = tx
             .prepare_cached("INSERT INTO events (seq, now, event) VALUES (?1, ?2, ?3)")
             .and_then(|mut s| s.execute(params![seq_sql, now, event]))
-            .map_err(self.sql())?;
+            .and_then(|_| match request {
+                Some((id, reply)) => tx
+                    .prepare_cached("INSERT INTO requests (id, seq, reply) VALUES (?1, ?2, ?3)")
+                    .and_then(|mut s| s.execute(params![id, seq_sql, reply])),
+                None => Ok(0),
+            })
+            // One transaction = one synced WAL commit.
+            .and_then(|_| tx.commit());
+        written.map_err(|source| StoreError::Sqlite {
+            path: self.journal.clone(),
+            source,
+        })?;
         self.last_seq = seq;
         Ok(seq)
+    }
+
+    /// The event a request id was recorded with, and the reply given: `(seq, event bytes,
+    /// reply)`, or `None` for an id never used.
+    pub fn request(&self, id: &str) -> Result<Option<(u64, Vec<u8>, String)>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT r.seq, e.event, r.reply FROM requests r JOIN events e ON e.seq = r.seq \
+                 WHERE r.id = ?1",
+                [id],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, Vec<u8>>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(self.sql())
+            .map(|found| found.map(|(seq, event, reply)| (seq as u64, event, reply)))
     }
 
     /// The sequence number of the last event, 0 when there is none.
@@ -731,6 +816,9 @@ fn missing_journal(dir: &Path) -> StoreError {
 /// (by syncing the directory) with `synchronous=EXTRA`; after a power loss the journal could
 /// reappear and roll back an acknowledged event.
 ///
+/// A schema-1 journal is upgraded to schema 2 in one transaction, after every record in it
+/// was read as event-log format 1 ([`upgrade_from_1`]).
+///
 /// The schema version is read before anything is written (in particular before switching
 /// to WAL, which would rewrite the header), so a newer journal is left byte-for-byte as it
 /// was.
@@ -759,6 +847,7 @@ fn open_journal(
             |r| r.get(0),
         )
         .map_err(sql)?;
+    let mut upgrade = false;
     let not_ours = || {
         StoreError::Corrupt(format!(
             "{} is a SQLite database but not a tradeloop journal",
@@ -774,6 +863,7 @@ fn open_journal(
             .map_err(sql)?;
         match version {
             Some(rusqlite::types::Value::Integer(v)) if v == JOURNAL_SCHEMA => {}
+            Some(rusqlite::types::Value::Integer(1)) => upgrade = true,
             Some(rusqlite::types::Value::Integer(v)) if v > JOURNAL_SCHEMA => {
                 return Err(StoreError::NewerJournal {
                     path: path.to_path_buf(),
@@ -810,10 +900,14 @@ fn open_journal(
                  now INTEGER NOT NULL,
                  event BLOB NOT NULL
              );
+             {REQUESTS_TABLE}
              INSERT INTO meta (key, value) VALUES ('schema', {JOURNAL_SCHEMA});
              COMMIT;"
         ))
         .map_err(sql)?;
+    }
+    if upgrade {
+        upgrade_from_1(&conn, path)?;
     }
 
     let last: i64 = conn
@@ -826,4 +920,64 @@ fn open_journal(
         ))
     })?;
     Ok((conn, last))
+}
+
+/// The `requests` table of schema 2: the request ids of `record entry` / `record exit
+/// --request-id`, each with the event it made and the reply it got.
+const REQUESTS_TABLE: &str = "CREATE TABLE requests (
+                 id TEXT PRIMARY KEY NOT NULL,
+                 seq INTEGER NOT NULL REFERENCES events (seq),
+                 reply TEXT NOT NULL
+             );";
+
+/// Schema 1 to 2: the records are the same bytes (event-log format 1 was frozen from
+/// schema 1's layout), so the upgrade reads every record to prove it, then adds the
+/// `requests` table and sets the schema, in one transaction. A record that does not read
+/// leaves the journal unchanged ([`StoreError::OldJournal`]).
+fn upgrade_from_1(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    use tradeloop_core::event_log;
+    let sql = |source| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    };
+    let old = |why: String| StoreError::OldJournal {
+        path: path.to_path_buf(),
+        found: 1,
+        why,
+    };
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(sql)?;
+    let checked = (|| {
+        let genesis: Option<Vec<u8>> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'genesis'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(sql)?;
+        if let Some(g) = genesis {
+            event_log::decode_genesis(EVENT_FORMAT, &g)
+                .map_err(|e| old(format!("its genesis: {e}")))?;
+        }
+        let mut stmt = conn
+            .prepare("SELECT seq, event FROM events ORDER BY seq")
+            .map_err(sql)?;
+        let mut rows = stmt.query([]).map_err(sql)?;
+        while let Some(row) = rows.next().map_err(sql)? {
+            let seq: i64 = row.get(0).map_err(sql)?;
+            let bytes: Vec<u8> = row.get(1).map_err(sql)?;
+            event_log::decode_event(EVENT_FORMAT, &bytes)
+                .map_err(|e| old(format!("event {seq}: {e}")))?;
+        }
+        conn.execute_batch(&format!(
+            "{REQUESTS_TABLE}
+             UPDATE meta SET value = {JOURNAL_SCHEMA} WHERE key = 'schema';"
+        ))
+        .map_err(sql)
+    })();
+    match checked {
+        Ok(()) => conn.execute_batch("COMMIT").map_err(sql),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
 }

@@ -588,3 +588,90 @@ fn export_then_import_carries_the_exact_engine_to_a_new_state() {
     assert!(msg.contains("not a usable tradeloop checkpoint"), "{msg}");
     assert!(!c.exists(), "a refused import creates no state directory");
 }
+
+/// `--request-id` makes a retried `record` safe: the same id and command get the first
+/// reply and record nothing; the same id with another command is refused.
+#[test]
+fn a_retried_record_with_the_same_request_id_records_once() {
+    let t = Temp::new("request-id");
+    let s = t.join("state");
+    ok_json(&s, &["init"]);
+    let entry = [
+        "record",
+        "entry",
+        "--symbol",
+        "SPY",
+        "--side",
+        "long",
+        "--price",
+        "10",
+        "--request-id",
+        "fill-1",
+    ];
+    let first = ok_json(&s, &entry);
+    let again = ok_json(&s, &entry);
+    assert_eq!(first, again, "the same reply");
+    assert_eq!(first["trade_id"], 1);
+    let other = ok_json(
+        &s,
+        &[
+            "record", "entry", "--symbol", "SPY", "--side", "long", "--price", "10",
+        ],
+    );
+    assert_eq!(other["trade_id"], 2, "without an id every call records");
+    // The same id for a different command.
+    let mut changed = entry;
+    changed[7] = "11";
+    let o = tl(&s, &changed);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already used"));
+    let exit = [
+        "record",
+        "exit",
+        "--trade-id",
+        "1",
+        "--price",
+        "12",
+        "--request-id",
+        "fill-1-exit",
+    ];
+    let closed = ok_json(&s, &exit);
+    assert_eq!(ok_json(&s, &exit), closed);
+    let trades = ok_json(&s, &["trades"]);
+    assert_eq!(
+        trades.as_array().unwrap().len(),
+        2,
+        "two trades, one closed once"
+    );
+    for bad in ["", "has space", &"x".repeat(129)] {
+        let o = tl(
+            &s,
+            &[
+                "record",
+                "exit",
+                "--trade-id",
+                "2",
+                "--price",
+                "1",
+                "--request-id",
+                bad,
+            ],
+        );
+        assert!(!o.status.success(), "{bad:?}");
+    }
+    // Text output repeats too.
+    let text = |args: &[&str]| common::ok(&tl(&s, args));
+    let args = [
+        "record",
+        "entry",
+        "--symbol",
+        "X",
+        "--side",
+        "short",
+        "--price",
+        "3",
+        "--request-id",
+        "t",
+    ];
+    assert_eq!(text(&args), text(&args));
+}

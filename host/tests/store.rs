@@ -432,7 +432,7 @@ fn newer_journal_schema_is_refused_and_left_unchanged() {
             err,
             StoreError::NewerJournal {
                 found: 99,
-                supported: 1,
+                supported: 2,
                 ..
             }
         ),
@@ -579,4 +579,223 @@ fn kill_9_loses_no_acknowledged_event() {
         assert!(seq <= last && seq.is_multiple_of(5));
         assert_eq!(s.genesis().unwrap().as_deref(), Some(&b"genesis"[..]));
     }
+}
+
+// ---- the frozen journal: golden state directories ------------------------------------------
+
+/// A copy of a golden state directory in `host/tests/fixtures` (opening one takes its lock
+/// and may upgrade it, so tests never open the committed files).
+fn golden_copy(name: &str, into: &Path) -> std::path::PathBuf {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    let to = into.join(name);
+    fs::create_dir_all(&to).unwrap();
+    for e in fs::read_dir(&from).unwrap() {
+        let e = e.unwrap();
+        fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+    to
+}
+
+/// The newest checkpoint file of a directory: (seq, bytes).
+fn newest_checkpoint_file(dir: &Path) -> (u64, Vec<u8>) {
+    let name = names(dir)
+        .into_iter()
+        .rfind(|n| n.starts_with("ckpt-") && n.ends_with(".tlc"))
+        .unwrap();
+    let seq = name["ckpt-".len()..name.len() - ".tlc".len()]
+        .parse()
+        .unwrap();
+    (seq, fs::read(dir.join(name)).unwrap())
+}
+
+/// The engine a journal describes, replayed natively from its genesis (no checkpoint), and
+/// the number of events.
+fn replay_from_genesis(dir: &Path) -> (Vec<u8>, u64) {
+    use tradeloop_core::event_log::{self, Genesis};
+    use tradeloop_host::store::EVENT_FORMAT;
+    let store = StateDir::open(dir, false).unwrap();
+    let genesis = event_log::decode_genesis(EVENT_FORMAT, &store.genesis().unwrap().unwrap());
+    let mut engine = match genesis.unwrap() {
+        Genesis::Create { config, seed, now } => Engine::new(*config, seed, now).unwrap(),
+        Genesis::Restore(bytes) => Engine::restore(&bytes).unwrap(),
+    };
+    let events = store.events_after(0).unwrap();
+    for (seq, now, bytes) in &events {
+        let command = event_log::decode_event(EVENT_FORMAT, bytes).unwrap();
+        engine
+            .apply(command, *now)
+            .unwrap_or_else(|e| panic!("event {seq}: {e}"));
+    }
+    (engine.snapshot(), events.len() as u64)
+}
+
+fn schema_of(dir: &Path) -> i64 {
+    let c = rusqlite::Connection::open(dir.join("journal.sqlite")).unwrap();
+    c.query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+        r.get(0)
+    })
+    .unwrap()
+}
+
+/// Golden state directories written by `tradeloop` (`paper` on 400 BTC bars, then
+/// `record entry` / `exit`, `learn --mode retrain`, `promote`, `rollback`, `checkpoint`):
+/// `journal-v1` by the build that wrote journal schema 1, `journal-v2` by this one (with
+/// request ids). Each must open, through the plugin and natively from the genesis alone, to
+/// exactly the bytes of its newest checkpoint, forever.
+#[test]
+fn golden_state_directories_replay_to_their_checkpoint_bytes() {
+    let tmp = Temp::new("golden");
+    for (name, schema) in [("journal-v1", 1), ("journal-v2", 2)] {
+        let dir = golden_copy(name, tmp.path());
+        assert_eq!(schema_of(&dir), schema, "{name} as committed");
+        let (seq, expected) = newest_checkpoint_file(&dir);
+        // Through the host: plugin, newest checkpoint, journal (upgrading schema 1).
+        let mut rt = tradeloop_host::runtime::Runtime::open(
+            &dir,
+            tradeloop_host::settings::Settings::default(),
+            None,
+        )
+        .unwrap();
+        assert_eq!(rt.events().unwrap(), seq, "{name}");
+        assert_eq!(rt.snapshot().unwrap(), expected, "{name}: runtime");
+        drop(rt);
+        assert_eq!(schema_of(&dir), 2, "{name} after opening");
+        // From the genesis alone, natively, ignoring every checkpoint.
+        let (replayed, events) = replay_from_genesis(&dir);
+        assert_eq!(events, seq);
+        assert_eq!(replayed, expected, "{name}: replay from the genesis");
+    }
+}
+
+#[test]
+fn a_schema_1_journal_whose_records_do_not_read_is_refused_and_left_unchanged() {
+    let tmp = Temp::new("oldbad");
+    let dir = golden_copy("journal-v1", tmp.path());
+    {
+        let c = rusqlite::Connection::open(dir.join("journal.sqlite")).unwrap();
+        c.execute("UPDATE events SET event = x'0c00' WHERE seq = 17", [])
+            .unwrap();
+    }
+    let journal = dir.join("journal.sqlite");
+    let before = fs::read(&journal).unwrap();
+    let err = StateDir::open(&dir, false).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::OldJournal { found: 1, why, .. } if why.contains("event 17")),
+        "{err}"
+    );
+    assert!(err.to_string().contains("tradeloop export"), "{err}");
+    assert_eq!(schema_of(&dir), 1);
+    assert_eq!(
+        fs::read(&journal).unwrap(),
+        before,
+        "journal bytes unchanged"
+    );
+}
+
+#[test]
+fn request_ids_are_committed_with_their_event_in_one_transaction() {
+    let tmp = Temp::new("requests");
+    let mut s = StateDir::open(tmp.path(), true).unwrap();
+    s.set_genesis(b"g").unwrap();
+    assert_eq!(s.append_request(1, b"a", Some(("id-1", "{}"))).unwrap(), 1);
+    assert_eq!(s.append(2, b"b").unwrap(), 2);
+    assert_eq!(
+        s.request("id-1").unwrap(),
+        Some((1, b"a".to_vec(), "{}".to_string()))
+    );
+    assert_eq!(s.request("id-2").unwrap(), None);
+    // A used id fails the whole transaction: no event is added.
+    assert!(s.append_request(3, b"c", Some(("id-1", "{}"))).is_err());
+    assert_eq!(s.last_seq().unwrap(), 2);
+    drop(s);
+    let s = StateDir::open(tmp.path(), false).unwrap();
+    assert_eq!(s.events_after(0).unwrap().len(), 2);
+}
+
+// ---- the commit path -------------------------------------------------------------------
+
+fn open_trade(symbol: &str) -> tradeloop_core::Command {
+    tradeloop_core::Command::Open(tradeloop_core::OpenTrade {
+        symbol: symbol.into(),
+        side: tradeloop_core::Side::Long,
+        price: 10.0,
+        size: 1.0,
+        features: vec![0.0; 4],
+        level: None,
+        exits: None,
+    })
+}
+
+fn small_runtime(dir: &Path, checkpoint_every: u64) -> tradeloop_host::runtime::Runtime {
+    let settings = tradeloop_host::settings::Settings {
+        checkpoint_every,
+        engine: EngineConfig {
+            features: 4,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    tradeloop_host::runtime::Runtime::open(dir, settings, Some(1_000)).unwrap()
+}
+
+/// Another connection to a state's journal (the state's lock is a file lock, not SQLite's).
+fn sql(dir: &Path, statement: &str) {
+    rusqlite::Connection::open(dir.join("journal.sqlite"))
+        .unwrap()
+        .execute_batch(statement)
+        .unwrap();
+}
+
+#[test]
+fn a_failed_journal_write_undoes_the_command_or_stops_the_runtime() {
+    let tmp = Temp::new("commit");
+    let mut rt = small_runtime(tmp.path(), 100);
+    rt.execute(open_trade("A"), 2_000).unwrap();
+    let before = rt.snapshot().unwrap();
+    // The journal refuses the next event: the command is an error, and the engine is back
+    // at the journal's state (rebuilt), so the next command works on it.
+    sql(
+        tmp.path(),
+        "CREATE TRIGGER refuse BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'injected'); END;",
+    );
+    let err = rt.execute(open_trade("B"), 3_000).unwrap_err();
+    assert!(err.to_string().contains("journal write failed"), "{err}");
+    assert!(err.to_string().contains("not applied"), "{err}");
+    assert_eq!(rt.snapshot().unwrap(), before);
+    assert_eq!(rt.events().unwrap(), 1);
+    // Now the rebuild cannot work either (the genesis no longer reads and there is no
+    // checkpoint): the runtime stops and refuses everything after.
+    sql(
+        tmp.path(),
+        "UPDATE meta SET value = x'ff' WHERE key = 'genesis';",
+    );
+    let err = rt.execute(open_trade("C"), 4_000).unwrap_err();
+    assert!(err.to_string().contains("stops taking commands"), "{err}");
+    let query = tradeloop_core::Command::Query(tradeloop_core::Query::Stats);
+    let err = rt.execute(query, 5_000).unwrap_err();
+    assert!(err.to_string().contains("the runtime stopped"), "{err}");
+}
+
+#[test]
+fn a_failed_checkpoint_after_the_commit_is_a_warning_not_an_error() {
+    let tmp = Temp::new("ckptfail");
+    let mut rt = small_runtime(tmp.path(), 1);
+    // The checkpoint after event 1 cannot be written: its temporary file's name is taken by
+    // a directory.
+    let blocker = tmp.path().join(format!("{}.tmp", ckpt(1)));
+    fs::create_dir(&blocker).unwrap();
+    let reply = rt.execute(open_trade("A"), 2_000);
+    assert!(reply.is_ok(), "an acknowledged command: {reply:?}");
+    let warnings = rt.take_warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("event is committed"), "{warnings:?}");
+    let expected = rt.snapshot().unwrap();
+    drop(rt);
+    fs::remove_dir(&blocker).unwrap();
+    // The event is in the journal and the reopened state has it.
+    let mut rt = small_runtime(tmp.path(), 1);
+    assert_eq!(rt.events().unwrap(), 1);
+    assert_eq!(rt.snapshot().unwrap(), expected);
 }

@@ -44,6 +44,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod evaluate;
+pub mod event_log;
 pub mod journal;
 pub mod learners;
 pub mod lifecycle;

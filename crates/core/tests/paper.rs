@@ -2,8 +2,9 @@
 //! like the one that never stopped; bad snapshot bytes are typed errors.
 
 use tradeloop_core::checkpoint::xxh64;
+use tradeloop_core::checkpoint::{self, HEADER_LEN, KIND_PAPER_TRADER};
 use tradeloop_core::market::{Candle, FeatureExtractor, parse_csv};
-use tradeloop_core::paper::{PaperConfig, PaperEvent, PaperTrader, SNAPSHOT_MAGIC};
+use tradeloop_core::paper::{PaperConfig, PaperEvent, PaperTrader, SNAPSHOT_SCHEMA};
 use tradeloop_core::{CheckpointError, Engine, EngineConfig, Error};
 
 const SPY: &str = include_str!(concat!(
@@ -74,7 +75,10 @@ fn bad_trader_snapshots_are_typed_errors() {
         trader.on_bar(&mut engine, c).unwrap();
     }
     let good = trader.snapshot();
-    assert_eq!(good[..8], SNAPSHOT_MAGIC);
+    // The checkpoint envelope, with the paper trader's kind and schema.
+    let (header, _) = checkpoint::open_kind(&good, KIND_PAPER_TRADER, SNAPSHOT_SCHEMA).unwrap();
+    assert_eq!((header.kind, header.schema), (KIND_PAPER_TRADER, 1));
+    assert_eq!(good[..8], *b"TRADLOOP");
     let err = |b: &[u8]| match PaperTrader::restore(b) {
         Err(Error::Checkpoint(e)) => e,
         other => panic!("expected a checkpoint error, got {other:?}"),
@@ -88,7 +92,20 @@ fn bad_trader_snapshots_are_typed_errors() {
         err(&good[..good.len() - 1]),
         CheckpointError::Truncated { .. }
     ));
-    assert_eq!(err(&engine.snapshot()), CheckpointError::Foreign);
+    // Each kind refuses the other.
+    assert_eq!(
+        err(&engine.snapshot()),
+        CheckpointError::Invalid("this is an engine checkpoint, not a paper trader snapshot")
+    );
+    assert_eq!(
+        Engine::restore(&good),
+        Err(Error::Checkpoint(CheckpointError::Invalid(
+            "this is a paper trader snapshot, not an engine checkpoint"
+        )))
+    );
+    let mut foreign = good.clone();
+    foreign[0] = b'X';
+    assert_eq!(err(&foreign), CheckpointError::Foreign);
     let mut longer = good.clone();
     longer.push(0);
     assert_eq!(err(&longer), CheckpointError::TrailingBytes(1));
@@ -97,7 +114,7 @@ fn bad_trader_snapshots_are_typed_errors() {
     flipped[n - 3] ^= 0x10;
     assert_eq!(err(&flipped), CheckpointError::ChecksumMismatch);
     let mut future = good.clone();
-    future[16..18].copy_from_slice(&2u16.to_le_bytes());
+    future[18..20].copy_from_slice(&2u16.to_le_bytes());
     reseal(&mut future);
     assert!(matches!(
         err(&future),
@@ -108,8 +125,8 @@ fn bad_trader_snapshots_are_typed_errors() {
     ));
     // A symbol with a space fails the configuration check of the validating deserializer.
     let mut bad_symbol = good.clone();
-    let at = 24
-        + bad_symbol[24..]
+    let at = HEADER_LEN
+        + bad_symbol[HEADER_LEN..]
             .windows(5)
             .position(|w| w == b"PAPER")
             .expect("symbol in the payload");
@@ -119,7 +136,7 @@ fn bad_trader_snapshots_are_typed_errors() {
     assert!(matches!(e, CheckpointError::Invalid(_)), "{e:?}");
     // Garbage payload.
     let mut garbage = good.clone();
-    for b in &mut garbage[24..] {
+    for b in &mut garbage[HEADER_LEN..] {
         *b = 0xff;
     }
     reseal(&mut garbage);

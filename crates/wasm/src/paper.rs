@@ -44,7 +44,7 @@ impl PaperTrader {
         })
     }
 
-    /// The trader's state as bytes (its own small format, magic `TLPAPER\0`).
+    /// The trader's state as bytes (the checkpoint envelope, kind "paper trader").
     pub fn snapshot(&self) -> Uint8Array {
         Uint8Array::from(&self.inner.snapshot()[..])
     }

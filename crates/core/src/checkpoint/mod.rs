@@ -7,10 +7,14 @@
 //!      8    8  checksum: XXH64 (seed 0) of every byte from offset 16 to the end, u64 LE
 //!     16    2  envelope format version, u16 LE (this layout: 1)
 //!     18    2  payload schema version, u16 LE (1 to 4; see `v4::SCHEMA`)
-//!     20    4  flags, u32 LE (none defined: must be 0)
+//!     20    2  flags, u16 LE (none defined: must be 0)
+//!     22    2  payload kind, u16 LE: 0 an engine, 1 a paper trader (`PaperTrader::snapshot`)
 //!     24    8  payload length in bytes, u64 LE
-//!     32    n  payload: postcard encoding of the schema's `EngineV*` type
+//!     32    n  payload: postcard encoding of the kind's schema type (`EngineV*` for an engine)
 //! ```
+//!
+//! Engines and paper traders share this envelope (one reader of headers, checksums and
+//! versions); each kind has its own schema numbers, and a reader refuses the other kind.
 //!
 //! Reading checks, in order: length >= 32 (`Truncated`), magic (`Foreign`), format
 //! (`UnsupportedFormat`), declared length against the bytes present (`Truncated` /
@@ -43,6 +47,10 @@ pub const HEADER_LEN: usize = 32;
 pub const FORMAT: u16 = 1;
 /// Newest payload schema this build writes and reads.
 pub const SCHEMA: u16 = v4::SCHEMA;
+/// Payload kind of an engine checkpoint.
+pub const KIND_ENGINE: u16 = 0;
+/// Payload kind of a paper trader snapshot (`PaperTrader::snapshot`).
+pub const KIND_PAPER_TRADER: u16 = 1;
 
 /// The fixed-size header of a checkpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +59,8 @@ pub struct Header {
     pub format: u16,
     /// Payload schema version.
     pub schema: u16,
+    /// Payload kind ([`KIND_ENGINE`], [`KIND_PAPER_TRADER`]).
+    pub kind: u16,
     /// Payload length in bytes.
     pub payload_len: u64,
     /// Stored checksum.
@@ -75,30 +85,46 @@ impl Flavor for Out {
     }
 }
 
-/// Wraps an already-encoded payload in the envelope.
+/// Wraps an already-encoded engine payload in the envelope.
 pub fn seal(schema: u16, payload: &[u8]) -> Vec<u8> {
+    seal_kind(KIND_ENGINE, schema, payload)
+}
+
+/// Wraps an already-encoded payload of `kind` in the envelope.
+pub fn seal_kind(kind: u16, schema: u16, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
     out.resize(HEADER_LEN, 0);
     out.extend_from_slice(payload);
-    finish(&mut out, schema);
+    finish(&mut out, kind, schema);
     out
 }
 
 /// Fills in the header of `out` (whose payload starts at `HEADER_LEN`).
-fn finish(out: &mut [u8], schema: u16) {
+fn finish(out: &mut [u8], kind: u16, schema: u16) {
     let payload_len = (out.len() - HEADER_LEN) as u64;
     out[0..8].copy_from_slice(&MAGIC);
     out[16..18].copy_from_slice(&FORMAT.to_le_bytes());
     out[18..20].copy_from_slice(&schema.to_le_bytes());
-    out[20..24].copy_from_slice(&0u32.to_le_bytes());
+    out[20..22].copy_from_slice(&0u16.to_le_bytes());
+    out[22..24].copy_from_slice(&kind.to_le_bytes());
     out[24..32].copy_from_slice(&payload_len.to_le_bytes());
     let sum = xxh64(&out[16..], 0);
     out[8..16].copy_from_slice(&sum.to_le_bytes());
 }
 
-/// Checks the envelope and returns the header and the payload bytes (any schema up to
-/// [`SCHEMA`]).
+/// Checks the envelope of an engine checkpoint and returns the header and the payload
+/// bytes (any schema up to [`SCHEMA`]).
 pub fn open(bytes: &[u8]) -> Result<(Header, &[u8]), CheckpointError> {
+    open_kind(bytes, KIND_ENGINE, SCHEMA)
+}
+
+/// Checks the envelope of a payload of `kind` whose newest schema is `supported`, and
+/// returns the header and the payload bytes.
+pub fn open_kind(
+    bytes: &[u8],
+    kind: u16,
+    supported: u16,
+) -> Result<(Header, &[u8]), CheckpointError> {
     let got = bytes.len() as u64;
     if bytes.len() < HEADER_LEN {
         return Err(CheckpointError::Truncated {
@@ -118,6 +144,7 @@ pub fn open(bytes: &[u8]) -> Result<(Header, &[u8]), CheckpointError> {
     let header = Header {
         format: u16_at(16),
         schema: u16_at(18),
+        kind: u16_at(22),
         payload_len: u64_at(24),
         checksum: u64_at(8),
     };
@@ -134,13 +161,20 @@ pub fn open(bytes: &[u8]) -> Result<(Header, &[u8]), CheckpointError> {
     if xxh64(&bytes[16..], 0) != header.checksum {
         return Err(CheckpointError::ChecksumMismatch);
     }
-    if bytes[20..24] != [0; 4] {
+    if bytes[20..22] != [0; 2] {
         return Err(CheckpointError::Invalid("unknown header flags"));
     }
-    if header.schema > SCHEMA {
+    if header.kind != kind {
+        return Err(CheckpointError::Invalid(match header.kind {
+            KIND_ENGINE => "this is an engine checkpoint, not a paper trader snapshot",
+            KIND_PAPER_TRADER => "this is a paper trader snapshot, not an engine checkpoint",
+            _ => "unknown payload kind (written by a newer tradeloop?)",
+        }));
+    }
+    if header.schema > supported {
         return Err(CheckpointError::FutureSchema {
             found: header.schema,
-            supported: SCHEMA,
+            supported,
         });
     }
     if header.schema == 0 {
@@ -199,7 +233,7 @@ pub(crate) fn write(engine: &Engine, out: &mut Vec<u8>) {
     if buf.len() < HEADER_LEN {
         buf.resize(HEADER_LEN, 0);
     }
-    finish(&mut buf, v4::SCHEMA);
+    finish(&mut buf, KIND_ENGINE, v4::SCHEMA);
     *out = buf;
 }
 

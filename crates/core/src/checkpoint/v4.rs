@@ -758,7 +758,7 @@ fn predictor_to(p: &Predictor) -> PredictorV2<'_> {
 
 // ---- configuration --------------------------------------------------------------------------
 
-fn config_to(c: &EngineConfig) -> ConfigV4 {
+pub(crate) fn config_to(c: &EngineConfig) -> ConfigV4 {
     let x = &c.exits;
     let l = &c.lifecycle;
     ConfigV4 {
@@ -849,7 +849,7 @@ fn config_to(c: &EngineConfig) -> ConfigV4 {
     }
 }
 
-fn config_from(c: ConfigV4) -> EngineConfig {
+pub(crate) fn config_from(c: ConfigV4) -> EngineConfig {
     let l = c.lifecycle;
     EngineConfig {
         features: c.features,

@@ -201,12 +201,9 @@ impl TryFrom<PaperTraderState> for PaperTrader {
     }
 }
 
-/// First 8 bytes of a [`PaperTrader::snapshot`].
-pub const SNAPSHOT_MAGIC: [u8; 8] = *b"TLPAPER\0";
-/// Layout version of [`PaperTrader::snapshot`] written and read by this build.
-pub const SNAPSHOT_VERSION: u16 = 1;
-/// Header size of a [`PaperTrader::snapshot`].
-const SNAPSHOT_HEADER: usize = 24;
+/// Payload schema of [`PaperTrader::snapshot`] written and read by this build (its kind in
+/// the checkpoint envelope is [`crate::checkpoint::KIND_PAPER_TRADER`]).
+pub const SNAPSHOT_SCHEMA: u16 = 1;
 
 impl PaperTrader {
     /// A trader with no history.
@@ -223,78 +220,39 @@ impl PaperTrader {
         })
     }
 
-    /// The trader's state as bytes:
-    ///
-    /// ```text
-    /// offset size  field
-    ///      0    8  magic "TLPAPER\0"
-    ///      8    8  checksum: XXH64 (seed 0) of every byte from offset 16 to the end, u64 LE
-    ///     16    2  layout version, u16 LE (this layout: 1)
-    ///     18    2  reserved, 0
-    ///     20    4  payload length in bytes, u32 LE
-    ///     24    n  payload: postcard encoding of the trader
-    /// ```
+    /// The trader's state as bytes, in the checkpoint envelope (`crate::checkpoint`:
+    /// magic `TRADLOOP`, XXH64 checksum, payload kind
+    /// [`KIND_PAPER_TRADER`](crate::checkpoint::KIND_PAPER_TRADER), schema
+    /// [`SNAPSHOT_SCHEMA`]); the payload is the postcard encoding of the trader.
     pub fn snapshot(&self) -> Vec<u8> {
-        let mut out = alloc::vec![0u8; SNAPSHOT_HEADER];
         // Serialising into a Vec cannot fail: every type here has a total Serialize impl.
         let payload = postcard::to_allocvec(self).unwrap_or_default();
-        out.extend_from_slice(&payload);
-        out[0..8].copy_from_slice(&SNAPSHOT_MAGIC);
-        out[16..18].copy_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
-        out[20..24].copy_from_slice(&(payload.len() as u32).to_le_bytes());
-        let sum = crate::checkpoint::xxh64(&out[16..], 0);
-        out[8..16].copy_from_slice(&sum.to_le_bytes());
-        out
+        crate::checkpoint::seal_kind(
+            crate::checkpoint::KIND_PAPER_TRADER,
+            SNAPSHOT_SCHEMA,
+            &payload,
+        )
     }
 
     /// A trader from [`PaperTrader::snapshot`] bytes. Truncated, foreign, corrupt and
-    /// future-version input and inconsistent state are an [`Error::Checkpoint`]; nothing
-    /// panics on any input.
+    /// future-version input, an engine checkpoint, and inconsistent state are an
+    /// [`Error::Checkpoint`]; nothing panics on any input.
     pub fn restore(bytes: &[u8]) -> Result<Self, Error> {
         use crate::error::CheckpointError as E;
-        let got = bytes.len() as u64;
-        if bytes.len() < SNAPSHOT_HEADER {
-            return Err(E::Truncated {
-                needed: SNAPSHOT_HEADER as u64,
-                got,
-            }
-            .into());
-        }
-        if bytes[0..8] != SNAPSHOT_MAGIC {
-            return Err(E::Foreign.into());
-        }
-        let version = u16::from_le_bytes([bytes[16], bytes[17]]);
-        let len = u32::from_le_bytes([bytes[20], bytes[21], bytes[22], bytes[23]]);
-        let needed = SNAPSHOT_HEADER as u64 + u64::from(len);
-        if got < needed {
-            return Err(E::Truncated { needed, got }.into());
-        }
-        if got > needed {
-            return Err(E::TrailingBytes(got - needed).into());
-        }
-        let mut sum = [0u8; 8];
-        sum.copy_from_slice(&bytes[8..16]);
-        if crate::checkpoint::xxh64(&bytes[16..], 0) != u64::from_le_bytes(sum) {
-            return Err(E::ChecksumMismatch.into());
-        }
-        if version > SNAPSHOT_VERSION {
-            return Err(E::FutureSchema {
-                found: version,
-                supported: SNAPSHOT_VERSION,
-            }
-            .into());
-        }
-        if version == 0 || bytes[18..20] != [0, 0] {
-            return Err(E::Invalid("paper trader snapshot: bad header").into());
-        }
-        let (trader, rest) = postcard::take_from_bytes::<PaperTrader>(&bytes[SNAPSHOT_HEADER..])
-            .map_err(|e| match e {
+        let (_, payload) = crate::checkpoint::open_kind(
+            bytes,
+            crate::checkpoint::KIND_PAPER_TRADER,
+            SNAPSHOT_SCHEMA,
+        )?;
+        let (trader, rest) = postcard::take_from_bytes::<PaperTrader>(payload).map_err(|e| {
+            match e {
                 // The validating deserializer's messages are not kept by postcard.
                 postcard::Error::SerdeDeCustom => {
                     E::Invalid("paper trader snapshot: inconsistent state")
                 }
                 _ => E::Decode,
-            })?;
+            }
+        })?;
         if !rest.is_empty() {
             return Err(E::Invalid("paper trader snapshot: bytes after the state").into());
         }
