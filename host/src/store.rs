@@ -73,6 +73,14 @@ pub enum StoreError {
         /// How long the caller waited.
         waited: Duration,
     },
+    /// The directory cannot be written (a read-only file system, or no permission); nothing
+    /// was changed.
+    ReadOnly {
+        /// The state directory.
+        dir: PathBuf,
+        /// What the system said.
+        source: io::Error,
+    },
     /// The directory holds files this store did not make; it is left untouched.
     Foreign {
         /// The directory.
@@ -182,9 +190,31 @@ impl fmt::Display for StoreError {
                 dir.display(),
                 files.join(", ")
             ),
+            StoreError::ReadOnly { dir, source } => write!(
+                f,
+                "state directory {} is not writable ({source}); tradeloop writes its lock, \
+                 journal and checkpoints there, so every command needs write access",
+                dir.display()
+            ),
             StoreError::Io { path, source } => write!(f, "{}: {source}", path.display()),
             StoreError::Sqlite { path, source } => {
-                write!(f, "journal {}: {source}", path.display())
+                write!(f, "journal {}: {source}", path.display())?;
+                let io = matches!(
+                    source.sqlite_error_code(),
+                    Some(
+                        rusqlite::ErrorCode::DiskFull
+                            | rusqlite::ErrorCode::SystemIoFailure
+                            | rusqlite::ErrorCode::ReadOnly
+                    )
+                );
+                if io {
+                    f.write_str(
+                        " (the disk may be full, a file-size limit reached, or the directory \
+                         read-only; nothing unacknowledged was kept, and everything acknowledged \
+                         is safe)",
+                    )?;
+                }
+                Ok(())
             }
             StoreError::NewerJournal {
                 path,
@@ -236,7 +266,7 @@ impl fmt::Display for StoreError {
 impl std::error::Error for StoreError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            StoreError::Io { source, .. } => Some(source),
+            StoreError::Io { source, .. } | StoreError::ReadOnly { source, .. } => Some(source),
             StoreError::Sqlite { source, .. } => Some(source),
             StoreError::RejectedCheckpoint { error, .. } => Some(error),
             _ => None,
@@ -446,7 +476,15 @@ impl StateDir {
             .create(true)
             .truncate(false)
             .open(&lock_path)
-            .map_err(io_err(&lock_path))?;
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
+                    StoreError::ReadOnly {
+                        dir: dir.to_path_buf(),
+                        source: e,
+                    }
+                }
+                _ => io_err(&lock_path)(e),
+            })?;
         let deadline = Instant::now() + wait;
         let mut pause = Duration::from_millis(1);
         loop {

@@ -675,3 +675,153 @@ fn a_retried_record_with_the_same_request_id_records_once() {
     ];
     assert_eq!(text(&args), text(&args));
 }
+
+// ---- faults ---------------------------------------------------------------------------------
+
+/// Checkpoints every 3 events, so that checkpoints are written (and fail) often.
+fn small_settings(t: &Temp) -> PathBuf {
+    let path = t.join("small.toml");
+    std::fs::write(&path, "checkpoint_every = 3\n").unwrap();
+    path
+}
+
+/// `tradeloop ARGS` with the file-size limit at `blocks` 512-byte blocks and SIGXFSZ
+/// ignored, so a write past it fails with EFBIG: a full disk, for this process only.
+fn tl_limited(blocks: u32, state: &Path, args: &[&str]) -> Output {
+    let mut script = format!("trap '' XFSZ; ulimit -f {blocks}; exec \"$0\" --state \"$1\"");
+    for i in 0..args.len() {
+        script += &format!(" \"${{{}}}\"", i + 2);
+    }
+    Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg(BIN)
+        .arg(state)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_full_disk_is_a_clear_error_and_loses_no_acknowledged_event() {
+    let t = Temp::new("full");
+    let s = t.join("state");
+    let config = small_settings(&t);
+    let config = config.to_str().unwrap();
+    ok_json(&s, &["--config", config, "init"]);
+    let mut acknowledged = Vec::new();
+    let mut refused = Vec::new();
+    for i in 0..120 {
+        let price = format!("{}", 10.0 + f64::from(i));
+        // 32 KiB: room for SQLite's shared-memory index, not for 120 trades.
+        let o = tl_limited(
+            64,
+            &s,
+            &[
+                "--json", "--config", config, "record", "entry", "--symbol", "SPY",
+            ]
+            .into_iter()
+            .chain(["--side", "long", "--price", &price])
+            .collect::<Vec<_>>(),
+        );
+        if o.status.success() {
+            let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            acknowledged.push(v["trade_id"].as_u64().unwrap());
+        } else {
+            refused.push(String::from_utf8_lossy(&o.stderr).into_owned());
+        }
+    }
+    assert!(!acknowledged.is_empty(), "the limit leaves room for a few: {:?}", refused.first());
+    assert!(
+        !refused.is_empty(),
+        "the limit was reached: {acknowledged:?}"
+    );
+    for err in &refused {
+        assert!(err.contains("the disk may be full"), "a clear error: {err}");
+    }
+    // With room again, the state opens and holds every acknowledged trade.
+    let trades = ok_json(&s, &["--config", config, "trades"]);
+    let mut ids: Vec<u64> = trades
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_u64().unwrap())
+        .collect();
+    ids.sort_unstable();
+    for id in &acknowledged {
+        assert!(
+            ids.contains(id),
+            "acknowledged trade {id} is in the journal: {ids:?}"
+        );
+    }
+    assert_eq!(ids.len(), acknowledged.len(), "and nothing unacknowledged");
+}
+
+#[test]
+fn a_read_only_state_directory_is_a_clear_error_and_changes_nothing() {
+    let t = Temp::new("readonly");
+    let s = t.join("state");
+    ok_json(&s, &["init"]);
+    ok_json(
+        &s,
+        &[
+            "record", "entry", "--symbol", "SPY", "--side", "long", "--price", "10",
+        ],
+    );
+    let snapshot_before = newest_checkpoint(&s);
+    let files_before = std::fs::read_dir(&s).unwrap().count();
+    // Root ignores permission bits, so as root the command runs as `nobody` (setpriv);
+    // otherwise the directory is made read-only.
+    let root = Command::new("id").arg("-u").output().unwrap().stdout == b"0\n";
+    let run = |args: &[&str]| -> Output {
+        if root {
+            Command::new("setpriv")
+                .args([
+                    "--reuid=65534",
+                    "--regid=65534",
+                    "--clear-groups",
+                    BIN,
+                    "--state",
+                ])
+                .arg(&s)
+                .args(args)
+                .output()
+                .unwrap()
+        } else {
+            tl(&s, args)
+        }
+    };
+    let mode = |m: u32| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&s, std::fs::Permissions::from_mode(m)).unwrap();
+    };
+    if root {
+        // `nobody` must be able to reach the directory, not write it.
+        let mut p = s.as_path();
+        while let Some(parent) = p.parent() {
+            let _ = Command::new("chmod").arg("o+x").arg(parent).status();
+            p = parent;
+        }
+    }
+    mode(0o555);
+    for args in [
+        &[
+            "record", "entry", "--symbol", "SPY", "--side", "long", "--price", "11",
+        ][..],
+        &["trades"][..],
+    ] {
+        let o = run(args);
+        assert!(!o.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("not writable"), "{args:?}: {err}");
+    }
+    mode(0o755);
+    assert_eq!(std::fs::read_dir(&s).unwrap().count(), files_before);
+    assert_eq!(newest_checkpoint(&s), snapshot_before);
+    let trades = ok_json(&s, &["trades"]);
+    assert_eq!(
+        trades.as_array().unwrap().len(),
+        1,
+        "the acknowledged trade, only it"
+    );
+}

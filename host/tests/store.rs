@@ -799,3 +799,50 @@ fn a_failed_checkpoint_after_the_commit_is_a_warning_not_an_error() {
     assert_eq!(rt.events().unwrap(), 1);
     assert_eq!(rt.snapshot().unwrap(), expected);
 }
+
+/// A crash leaves the journal's committed transactions in the WAL; a WAL cut short (a torn
+/// copy, a damaged disk) loses the transactions whose frames are cut, never the state: it
+/// opens at a prefix of the events, consistent with them, skipping checkpoints ahead of it.
+#[test]
+fn a_truncated_wal_opens_at_a_consistent_prefix() {
+    let tmp = Temp::new("wal");
+    let live = tmp.path().join("live");
+    let mut rt = small_runtime(&live, 4);
+    for i in 0..24 {
+        rt.execute(open_trade(&format!("S{i}")), 2_000 + i).unwrap();
+    }
+    // Copy the files as a crash would leave them: the WAL still holds the transactions.
+    let wal_len = fs::metadata(live.join("journal.sqlite-wal")).unwrap().len();
+    assert!(wal_len > 0);
+    for cut in [wal_len / 3, wal_len / 2, wal_len - 100] {
+        let copy = tmp.path().join(format!("cut-{cut}"));
+        fs::create_dir_all(&copy).unwrap();
+        for name in names(&live) {
+            if name != "LOCK" {
+                fs::copy(live.join(&name), copy.join(&name)).unwrap();
+            }
+        }
+        fs::OpenOptions::new()
+            .write(true)
+            .open(copy.join("journal.sqlite-wal"))
+            .unwrap()
+            .set_len(cut)
+            .unwrap();
+        let mut reopened = small_runtime(&copy, 4);
+        let n = reopened.events().unwrap();
+        assert!(n < 24, "the cut lost the newest transactions ({n})");
+        // The engine is exactly the first n events replayed.
+        let mut fresh = small_runtime(&tmp.path().join(format!("fresh-{cut}")), 1_000);
+        for i in 0..n {
+            fresh
+                .execute(open_trade(&format!("S{i}")), 2_000 + i as i64)
+                .unwrap();
+        }
+        assert_eq!(
+            reopened.snapshot().unwrap(),
+            fresh.snapshot().unwrap(),
+            "cut {cut}"
+        );
+    }
+    drop(rt);
+}
