@@ -1,12 +1,24 @@
 #!/usr/bin/env bash
 # Runs every test of tradeloop. On a fresh machine it first installs what it needs: Rust
 # targets and components, the wasm-bindgen CLI pinned to the library's version (web/build.sh),
-# the page's npm packages (web/package-lock.json) and Debian's Chromium for the browser tests.
-# It expects rustup, cargo, node with npm, and root or sudo for apt-get if Chromium is missing.
+# the page's npm packages (web/package-lock.json), Debian's Chromium for the browser tests,
+# and sqlite3 and jq (the CLI benchmark's floor, the kill -9 soak).
+# It expects rustup, cargo, node with npm, and root or sudo for apt-get if a package is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
+apt_updated=""
+# need COMMAND PACKAGE...: installs the Debian packages unless COMMAND is there.
+need() {
+    local cmd=$1
+    shift
+    command -v "$cmd" >/dev/null && return
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    [ -n "$apt_updated" ] || { $sudo apt-get update -q; apt_updated=1; }
+    $sudo apt-get install -y -q "$@"
+}
 
 step "setup: Rust targets and components"
 rustup target add wasm32-unknown-unknown wasm32-wasip1 x86_64-unknown-none
@@ -27,11 +39,7 @@ web/build.sh
 cargo test -p tradeloop-wasm --target wasm32-unknown-unknown
 
 step "browser tests: the paper-trading page in headless Chromium (Debian), driven by playwright-core"
-if [ ! -x /usr/bin/chromium ]; then
-    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -q
-    $sudo apt-get install -y -q chromium chromium-driver
-fi
+need /usr/bin/chromium chromium chromium-driver
 node web/tests/browser.mjs
 
 step "the main job: tradeloop paper on the bundled SPY series, twice (the second run continues)"
@@ -63,10 +71,12 @@ cargo run --release -p tradeloop-core --example paper -- data/market/BTC-USD_1d.
 
 step "benchmark harness smoke run (figures not meaningful)"
 cargo bench -p tradeloop-bench -- --quick
-if ! command -v sqlite3 >/dev/null; then
-    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get install -y -q sqlite3 || $sudo sh -c 'apt-get update -q && apt-get install -y -q sqlite3'
-fi
+need sqlite3 sqlite3
 cargo bench -p tradeloop-host --bench cli -- --quick
+
+step "the kill -9 soak, short (the 1,000-kill run and its figure: RELIABILITY.md)"
+need jq jq
+cargo build -q -p tradeloop-host
+TRADELOOP_BIN="$PWD/target/debug/tradeloop" tests/soak/kill9.sh 40
 
 printf '\nall tests passed\n'
