@@ -26,7 +26,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde::Serialize;
 use tradeloop_core::command::Stats;
-use tradeloop_core::event_log;
+use tradeloop_core::event_log::{self, Genesis};
 use tradeloop_core::learners::LEVEL_FEATURE_NAMES;
 use tradeloop_core::lifecycle::ab::Arm;
 use tradeloop_core::lifecycle::mixture::{EXPERTS, Expert};
@@ -254,41 +254,28 @@ struct Recorded {
     checkpoint: Option<(u64, Vec<u8>)>,
 }
 
-/// How the state's engine came to be.
-enum Genesis {
-    /// Created new (`tradeloop init`, `paper`): the whole history is in the journal.
-    Create {
-        config: Box<EngineConfig>,
-        seed: u64,
-        now: i64,
-    },
-    /// Imported from a checkpoint (`tradeloop import`): the journal starts after it.
-    Restore(Vec<u8>),
-}
-
-impl Genesis {
-    /// The engine the first event applies to, when its history starts, and whether it
-    /// was imported.
-    fn engine(self) -> Result<(Engine, i64, bool), ReportError> {
-        let genesis = |e: tradeloop_core::Error| ReportError::Genesis(e.to_string());
-        match self {
-            Genesis::Create { config, seed, now } => Ok((
-                Engine::new(*config, seed, now).map_err(genesis)?,
-                now,
-                false,
-            )),
-            Genesis::Restore(bytes) => {
-                let engine = Engine::restore(&bytes).map_err(genesis)?;
-                // The newest moment the checkpoint knows of: its newest model version.
-                let at = engine
-                    .lifecycle()
-                    .versions()
-                    .iter()
-                    .map(|v| v.created_at)
-                    .max()
-                    .unwrap_or(0);
-                Ok((engine, at, true))
-            }
+/// The engine the first event applies to, when its history starts, and whether it was
+/// imported (the genesis is a `Create`: the whole history is in the journal; a `Restore`:
+/// the journal starts after the checkpoint).
+fn genesis_engine(genesis: Genesis) -> Result<(Engine, i64, bool), ReportError> {
+    let unusable = |e: tradeloop_core::Error| ReportError::Genesis(e.to_string());
+    match genesis {
+        Genesis::Create { config, seed, now } => Ok((
+            Engine::new(*config, seed, now).map_err(unusable)?,
+            now,
+            false,
+        )),
+        Genesis::Restore(bytes) => {
+            let engine = Engine::restore(&bytes).map_err(unusable)?;
+            // The newest moment the checkpoint knows of: its newest model version.
+            let at = engine
+                .lifecycle()
+                .versions()
+                .iter()
+                .map(|v| v.created_at)
+                .max()
+                .unwrap_or(0);
+            Ok((engine, at, true))
         }
     }
 }
@@ -299,14 +286,8 @@ impl Recorded {
         let genesis = store
             .genesis()?
             .ok_or_else(|| StoreError::NoState(dir.to_path_buf()))?;
-        let genesis = match event_log::decode_genesis(EVENT_FORMAT, &genesis)
-            .map_err(|e| ReportError::Genesis(e.to_string()))?
-        {
-            event_log::Genesis::Create { config, seed, now } => {
-                Genesis::Create { config, seed, now }
-            }
-            event_log::Genesis::Restore(bytes) => Genesis::Restore(bytes),
-        };
+        let genesis = event_log::decode_genesis(EVENT_FORMAT, &genesis)
+            .map_err(|e| ReportError::Genesis(e.to_string()))?;
         let (checkpoint, _skipped) = store.newest_valid_checkpoint(|b| {
             Engine::restore(b).map(|_| ()).map_err(|e| e.to_string())
         })?;
@@ -543,7 +524,7 @@ impl History {
             events,
             checkpoint,
         } = recorded;
-        let (mut engine, created_at, imported) = genesis.engine()?;
+        let (mut engine, created_at, imported) = genesis_engine(genesis)?;
         let mut h = History::new(engine.config().clone(), created_at, imported);
         let mut checkpoint = checkpoint;
         if let Some((0, bytes)) = &checkpoint {

@@ -731,7 +731,11 @@ fn a_full_disk_is_a_clear_error_and_loses_no_acknowledged_event() {
             refused.push(String::from_utf8_lossy(&o.stderr).into_owned());
         }
     }
-    assert!(!acknowledged.is_empty(), "the limit leaves room for a few: {:?}", refused.first());
+    assert!(
+        !acknowledged.is_empty(),
+        "the limit leaves room for a few: {:?}",
+        refused.first()
+    );
     assert!(
         !refused.is_empty(),
         "the limit was reached: {acknowledged:?}"

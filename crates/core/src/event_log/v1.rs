@@ -14,11 +14,10 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use crate::Command;
-use crate::checkpoint::v1::{ExitModeV1, ExitReasonV1, LevelKindV1, OutcomeV1, SideV1};
+use crate::checkpoint::v1::{ExitModeV1, ExitReasonV1, LevelV1, OutcomeV1, SideV1};
 use crate::checkpoint::v4::ConfigV4;
 use crate::command::{CloseTrade, ForecastRequest, LearnRequest, Observation, OpenTrade};
 use crate::journal::LevelInput;
-use crate::learners::LEVEL_FEATURES;
 use crate::lifecycle::policy::LearnMode;
 use crate::ranking::{Candidate, RankOutput, RankRequest, RankScore};
 
@@ -52,17 +51,8 @@ pub struct OpenV1 {
     pub price: f64,
     pub size: f64,
     pub features: Vec<f32>,
-    pub level: Option<LevelInputV1>,
+    pub level: Option<LevelV1>,
     pub exits: Option<(f64, f64)>,
-}
-
-/// [`LevelInput`].
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[allow(missing_docs)]
-pub struct LevelInputV1 {
-    pub price: f64,
-    pub kind: LevelKindV1,
-    pub features: [f32; LEVEL_FEATURES],
 }
 
 /// [`CloseTrade`].
@@ -152,7 +142,7 @@ impl EventV1 {
                 price: o.price,
                 size: o.size,
                 features: o.features.clone(),
-                level: o.level.map(|l| LevelInputV1 {
+                level: o.level.map(|l| LevelV1 {
                     price: l.price,
                     kind: l.kind.into(),
                     features: l.features,
