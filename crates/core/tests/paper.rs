@@ -145,3 +145,31 @@ fn bad_trader_snapshots_are_typed_errors() {
         CheckpointError::Decode | CheckpointError::Invalid(_)
     ));
 }
+
+/// A snapshot written by this build (schema 1: 300 SPY bars through the rule strategy) must
+/// restore, and write itself again byte for byte, in every later build. A change to the
+/// trader's persisted layout fails here: it needs a new snapshot schema that reads this one.
+/// Regenerate only for a new schema: `TRADELOOP_BLESS=1 cargo test -p tradeloop-core --test
+/// paper` (an existing file is never overwritten).
+#[test]
+fn the_golden_trader_snapshot_restores_to_the_same_bytes() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/paper/v1.snapshot");
+    let candles = bars(300);
+    let mut engine = Engine::new(EngineConfig::default(), 1, 0).unwrap();
+    let mut trader = PaperTrader::new(PaperConfig::default()).unwrap();
+    for c in &candles {
+        trader.on_bar(&mut engine, c).unwrap();
+    }
+    if std::env::var_os("TRADELOOP_BLESS").is_some() && !path.exists() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, trader.snapshot()).unwrap();
+    }
+    let golden = std::fs::read(&path).expect("golden fixture paper/v1.snapshot");
+    let restored = PaperTrader::restore(&golden).unwrap();
+    assert_eq!(restored.snapshot(), golden);
+    assert!(
+        trader.snapshot() == golden,
+        "this build's trader after the same bars writes the golden bytes"
+    );
+}
