@@ -31,8 +31,10 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 state="$work/state"
 config="$work/soak.toml"
-# Checkpoints every 5 events, so kills land in checkpoint writes too; a 1 s schedule poll.
-printf 'checkpoint_every = 5\nkeep_checkpoints = 2\nschedule_poll_secs = 1\n' >"$config"
+# Checkpoints every 5 events, so kills land in checkpoint writes too; a 1 s schedule poll;
+# every closed trade kept (the default keeps the newest 1,000, and `paper` closes many), so
+# that every acknowledged exit can be checked.
+printf 'checkpoint_every = 5\nkeep_checkpoints = 2\nschedule_poll_secs = 1\n[engine.journal]\nmax_closed = 1000000\n' >"$config"
 head -n 301 "$root/data/market/BTC-USD_1d.csv" >"$work/bars.csv"
 tl() { "$bin" --state "$state" --config "$config" "$@"; }
 tl init >/dev/null
@@ -105,19 +107,22 @@ for ((i = 1; i <= n; i++)); do
         echo "kill9: after kill $i ($kind) the state does not open: $(cat "$work/err")" >&2
         exit 1
     fi
-    for id in "${!open_price[@]}"; do
-        if ! jq -e --argjson id "$id" 'any(.[]; .id == $id)' "$work/trades" >/dev/null; then
-            echo "kill9: after kill $i ($kind) acknowledged entry $id is lost" >&2
-            exit 1
-        fi
-    done
-    for id in "${!closed_price[@]}"; do
-        if ! jq -e --argjson id "$id" --argjson p "${closed_price[$id]}" \
-            'any(.[]; .id == $id and .close != null and .close.price == $p)' "$work/trades" >/dev/null; then
-            echo "kill9: after kill $i ($kind) acknowledged exit of trade $id is lost" >&2
-            exit 1
-        fi
-    done
+    # Every acknowledged entry is in the journal, every acknowledged exit closed its trade
+    # at its price: one pass of jq over the trades.
+    printf '%s\n' "${!open_price[@]}" | jq -R 'select(length > 0) | tonumber' | jq -s . >"$work/open.json"
+    for id in "${!closed_price[@]}"; do printf '%s %s\n' "$id" "${closed_price[$id]}"; done |
+        jq -R 'select(length > 0) | split(" ") | {key: .[0], value: (.[1] | tonumber)}' |
+        jq -s 'from_entries' >"$work/closed.json"
+    lost=$(jq -c --slurpfile open "$work/open.json" --slurpfile closed "$work/closed.json" '
+        (map({key: (.id | tostring), value: .}) | from_entries) as $t
+        | [($open[0][] | tostring | select($t[.] == null) | "entry \(.)"),
+           ($closed[0] | to_entries[]
+             | select($t[.key] == null or $t[.key].close == null or $t[.key].close.price != .value)
+             | "exit of trade \(.key)")]' "$work/trades")
+    if [ "$lost" != "[]" ]; then
+        echo "kill9: after kill $i ($kind) acknowledged and lost: $lost" >&2
+        exit 1
+    fi
     now_events=$(events)
     if [ "$now_events" -lt "$last_events" ] || [ "$now_events" -lt "$acked" ]; then
         echo "kill9: after kill $i ($kind) the journal has $now_events events (before: $last_events, acknowledged: $acked)" >&2
