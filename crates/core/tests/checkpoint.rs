@@ -526,3 +526,53 @@ fn v4_golden_holds_the_mixture_the_online_network_and_the_trials() {
     let e = Engine::restore(&bytes).unwrap();
     assert_eq!(e.lifecycle().mixture().scores().rows, l.mixture.scores.rows);
 }
+
+/// A checkpoint whose trades hold non-finite or non-positive values where the engine only
+/// ever writes finite positive ones (a hand-edited or hostile file) is refused, not loaded
+/// into an engine that would compute with them. Found by the `checkpoint_restore` fuzz
+/// target: a NaN stop price was accepted.
+#[test]
+fn trades_with_out_of_range_values_are_refused() {
+    let engine = engine_after(3, 200);
+    let good = engine.snapshot();
+    let dto = checkpoint::decode(&good).unwrap();
+    assert!(!dto.journal.open.is_empty() && !dto.journal.closed.is_empty());
+    type Edit = fn(&mut checkpoint::v1::TradeV1<'static>);
+    let edits: [(&str, Edit); 8] = [
+        ("stop price NaN", |t| t.stop_price = f64::NAN),
+        ("target price 0", |t| t.target_price = 0.0),
+        ("target pct -1", |t| t.target_pct = -1.0),
+        ("score inf", |t| t.score = f32::INFINITY),
+        ("prob 2", |t| t.probs[0] = 2.0),
+        ("prob NaN", |t| t.probs[1] = f32::NAN),
+        ("close price NaN", |t| {
+            if let Some(c) = &mut t.close {
+                c.price = f64::NAN;
+            }
+        }),
+        ("close pnl inf", |t| {
+            if let Some(c) = &mut t.close {
+                c.pnl = f64::INFINITY;
+            }
+        }),
+    ];
+    for (what, edit) in edits {
+        let mut bad = dto.clone();
+        if what.starts_with("close") {
+            edit(&mut bad.journal.closed[0]);
+        } else {
+            edit(&mut bad.journal.open[0]);
+        }
+        let bytes = checkpoint::seal(SCHEMA, &postcard::to_allocvec(&bad).unwrap());
+        assert!(
+            matches!(
+                Engine::restore(&bytes),
+                Err(Error::Checkpoint(CheckpointError::Invalid(_)))
+            ),
+            "{what}"
+        );
+    }
+    // The unedited form still loads: the checks reject only what is out of range.
+    let bytes = checkpoint::seal(SCHEMA, &postcard::to_allocvec(&dto).unwrap());
+    assert_eq!(Engine::restore(&bytes).unwrap().snapshot(), good);
+}

@@ -589,6 +589,22 @@ pub(super) fn trade_from(t: TradeV1<'_>, open_dim: Option<usize>) -> Res<TradeRe
     if !positive(t.entry_price) || !positive(t.size) || !positive(f64::from(t.stop_pct)) {
         return Err("trade prices or size out of range");
     }
+    if !positive(f64::from(t.target_pct))
+        || !positive(t.stop_price)
+        || !positive(t.target_price)
+        || !t.score.is_finite()
+        || t.probs.iter().any(|p| !(0.0..=1.0).contains(p))
+    {
+        return Err("trade exit plan or signal out of range");
+    }
+    if let Some(c) = &t.close
+        && (!positive(c.price) || !c.pnl.is_finite() || !c.pnl_pct.is_finite())
+    {
+        return Err("trade close out of range");
+    }
+    if t.level.is_some_and(|(_, score)| !score.is_finite()) {
+        return Err("trade level score is not finite");
+    }
     let level = match t.level {
         Some((l, s)) => {
             let input = LevelInput {
