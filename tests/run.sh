@@ -2,7 +2,7 @@
 # Runs every test of tradeloop. On a fresh machine it first installs what it needs: Rust
 # targets and components, the wasm-bindgen CLI pinned to the library's version (web/build.sh),
 # the page's npm packages (web/package-lock.json), Debian's Chromium for the browser tests,
-# and sqlite3 and jq (the CLI benchmark's floor, the kill -9 soak).
+# sqlite3 and jq (the CLI benchmark's floor, the kill -9 soak), and cargo-fuzz (fuzz/run.sh).
 # It expects rustup, cargo, node with npm, and root or sudo for apt-get if a package is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,6 +73,9 @@ step "benchmark harness smoke run (figures not meaningful)"
 cargo bench -p tradeloop-bench -- --quick
 need sqlite3 sqlite3
 cargo bench -p tradeloop-host --bench cli -- --quick
+
+step "fuzzing, short: the core's four cargo-fuzz targets, 15 s each (fuzz/run.sh runs all five for 10 minutes: RELIABILITY.md)"
+fuzz/run.sh 15 checkpoint_restore abi_request journal_decode market_csv
 
 step "the kill -9 soak, short (the 1,000-kill run and its figure: RELIABILITY.md)"
 need jq jq
