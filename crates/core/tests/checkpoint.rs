@@ -576,3 +576,34 @@ fn trades_with_out_of_range_values_are_refused() {
     let bytes = checkpoint::seal(SCHEMA, &postcard::to_allocvec(&dto).unwrap());
     assert_eq!(Engine::restore(&bytes).unwrap().snapshot(), good);
 }
+
+/// The level learner's adjustment history holds statistics the engine computes finite (a
+/// mean reward, correlations in [-1, 1]); a checkpoint with a NaN there is refused. Found by
+/// the `checkpoint_restore` fuzz target in a schema-3 file.
+#[test]
+fn level_adjustments_with_out_of_range_statistics_are_refused() {
+    let engine = engine_after(5, 400);
+    let dto = checkpoint::decode(&engine.snapshot()).unwrap();
+    assert!(
+        !dto.levels.history.is_empty(),
+        "the stream makes adjustments"
+    );
+    type Edit = fn(&mut checkpoint::v1::AdjustmentV1);
+    let edits: [(&str, Edit); 3] = [
+        ("mean reward NaN", |a| a.mean_reward = f32::NAN),
+        ("correlation NaN", |a| a.correlation[0] = f32::NAN),
+        ("correlation 3", |a| a.correlation[5] = 3.0),
+    ];
+    for (what, edit) in edits {
+        let mut bad = dto.clone();
+        edit(&mut bad.levels.history[0]);
+        let bytes = checkpoint::seal(SCHEMA, &postcard::to_allocvec(&bad).unwrap());
+        assert!(
+            matches!(
+                Engine::restore(&bytes),
+                Err(Error::Checkpoint(CheckpointError::Invalid(_)))
+            ),
+            "{what}"
+        );
+    }
+}

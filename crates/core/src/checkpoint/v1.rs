@@ -536,6 +536,11 @@ pub(super) fn levels_from(l: LevelsV1, config: &LevelConfig) -> Res<LevelLearner
     {
         return Err("level weights are not on the simplex");
     }
+    if l.history.iter().any(|a| {
+        !a.mean_reward.is_finite() || a.correlation.iter().any(|c| !(-1.01..=1.01).contains(c))
+    }) {
+        return Err("a level adjustment's statistics are out of range");
+    }
     if l.window.len() > config.window as usize {
         return Err("level window longer than configured");
     }
