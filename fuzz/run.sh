@@ -56,7 +56,7 @@ if [ "${TRADELOOP_FUZZ_STABLE:-0}" != 1 ] && rustup toolchain list 2>/dev/null |
 else
     fuzz=(cargo fuzz)
     sanitizer=(-s none)
-    echo "run.sh: no nightly toolchain: fuzzing on stable without a sanitizer (-s none)" >&2
+    echo "run.sh: fuzzing on stable without a sanitizer (-s none): TRADELOOP_FUZZ_STABLE=1, or no nightly toolchain" >&2
 fi
 
 for target in "${targets[@]}"; do
