@@ -173,3 +173,30 @@ fn the_golden_trader_snapshot_restores_to_the_same_bytes() {
         "this build's trader after the same bars writes the golden bytes"
     );
 }
+
+/// A snapshot in the layout before the checkpoint envelope (what a page saved before this
+/// version) still restores, to the same trader; a corrupt one is refused.
+#[test]
+fn a_legacy_trader_snapshot_still_restores() {
+    let candles = bars(300);
+    let mut engine = Engine::new(EngineConfig::default(), 1, 0).unwrap();
+    let mut trader = PaperTrader::new(PaperConfig::default()).unwrap();
+    for c in &candles {
+        trader.on_bar(&mut engine, c).unwrap();
+    }
+    let now = trader.snapshot();
+    let payload = &now[HEADER_LEN..];
+    let mut legacy = vec![0u8; 24];
+    legacy[0..8].copy_from_slice(b"TLPAPER\0");
+    legacy[16..18].copy_from_slice(&1u16.to_le_bytes());
+    legacy[20..24].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+    legacy.extend_from_slice(payload);
+    reseal(&mut legacy);
+    assert_eq!(PaperTrader::restore(&legacy).unwrap().snapshot(), now);
+    let last = legacy.len() - 1;
+    legacy[last] ^= 1;
+    assert!(matches!(
+        PaperTrader::restore(&legacy),
+        Err(Error::Checkpoint(CheckpointError::ChecksumMismatch))
+    ));
+}

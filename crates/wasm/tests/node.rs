@@ -515,7 +515,8 @@ fn bad_input_throws_the_core_message_and_changes_nothing() {
         (pb.clone(), eb)
     );
     let mut pc = pb.clone();
-    pc[30] ^= 1;
+    let last = pc.len() - 1;
+    pc[last] ^= 1;
     assert_error(
         PaperTrader::restore(&pc).map(|_| JsValue::NULL),
         "Checkpoint",
@@ -524,7 +525,7 @@ fn bad_input_throws_the_core_message_and_changes_nothing() {
     assert_error(
         PaperTrader::restore(&before).map(|_| JsValue::NULL),
         "Checkpoint",
-        "bad magic",
+        "this is an engine checkpoint, not a paper trader snapshot",
     );
     assert_error(
         PaperTrader::new(Some(js(r#"{"entry_band": -1}"#))).map(|_| JsValue::NULL),

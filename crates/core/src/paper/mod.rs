@@ -205,6 +205,45 @@ impl TryFrom<PaperTraderState> for PaperTrader {
 /// the checkpoint envelope is [`crate::checkpoint::KIND_PAPER_TRADER`]).
 pub const SNAPSHOT_SCHEMA: u16 = 1;
 
+/// The payload of a snapshot in the layout before the checkpoint envelope (magic
+/// `TLPAPER\0`; checksum at 8..16 over 16..; version 1 at 16..18; zero at 18..20; payload
+/// length at 20..24), or `None` if `bytes` are not of that layout.
+fn legacy_payload(bytes: &[u8]) -> Option<Result<&[u8], crate::error::CheckpointError>> {
+    use crate::error::CheckpointError as E;
+    const LEGACY_MAGIC: &[u8; 8] = b"TLPAPER\0";
+    const LEGACY_HEADER: usize = 24;
+    if bytes.len() < 8 || &bytes[..8] != LEGACY_MAGIC {
+        return None;
+    }
+    Some((|| {
+        let got = bytes.len() as u64;
+        if bytes.len() < LEGACY_HEADER {
+            return Err(E::Truncated {
+                needed: LEGACY_HEADER as u64,
+                got,
+            });
+        }
+        let len = u32::from_le_bytes([bytes[20], bytes[21], bytes[22], bytes[23]]);
+        let needed = LEGACY_HEADER as u64 + u64::from(len);
+        if got != needed {
+            return Err(if got < needed {
+                E::Truncated { needed, got }
+            } else {
+                E::TrailingBytes(got - needed)
+            });
+        }
+        let mut sum = [0u8; 8];
+        sum.copy_from_slice(&bytes[8..16]);
+        if crate::checkpoint::xxh64(&bytes[16..], 0) != u64::from_le_bytes(sum) {
+            return Err(E::ChecksumMismatch);
+        }
+        if bytes[16..20] != [1, 0, 0, 0] {
+            return Err(E::Invalid("paper trader snapshot: bad header"));
+        }
+        Ok(&bytes[LEGACY_HEADER..])
+    })())
+}
+
 impl PaperTrader {
     /// A trader with no history.
     pub fn new(config: PaperConfig) -> Result<Self, Error> {
@@ -237,13 +276,23 @@ impl PaperTrader {
     /// A trader from [`PaperTrader::snapshot`] bytes. Truncated, foreign, corrupt and
     /// future-version input, an engine checkpoint, and inconsistent state are an
     /// [`Error::Checkpoint`]; nothing panics on any input.
+    ///
+    /// Snapshots of the layout before the envelope (magic `TLPAPER\0`, a 24-byte header of
+    /// its own, the same payload) are still read, so a page's saved trader survives the
+    /// upgrade.
     pub fn restore(bytes: &[u8]) -> Result<Self, Error> {
         use crate::error::CheckpointError as E;
-        let (_, payload) = crate::checkpoint::open_kind(
-            bytes,
-            crate::checkpoint::KIND_PAPER_TRADER,
-            SNAPSHOT_SCHEMA,
-        )?;
+        let payload = match legacy_payload(bytes) {
+            Some(payload) => payload?,
+            None => {
+                crate::checkpoint::open_kind(
+                    bytes,
+                    crate::checkpoint::KIND_PAPER_TRADER,
+                    SNAPSHOT_SCHEMA,
+                )?
+                .1
+            }
+        };
         let (trader, rest) = postcard::take_from_bytes::<PaperTrader>(payload).map_err(|e| {
             match e {
                 // The validating deserializer's messages are not kept by postcard.
