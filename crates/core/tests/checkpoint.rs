@@ -527,6 +527,18 @@ fn v4_golden_holds_the_mixture_the_online_network_and_the_trials() {
     assert_eq!(e.lifecycle().mixture().scores().rows, l.mixture.scores.rows);
 }
 
+/// `dto`, sealed as a checkpoint, is refused as `Invalid` (`what` names the edit).
+fn assert_invalid(dto: &checkpoint::v4::EngineV4<'static>, what: &str) {
+    let bytes = checkpoint::seal(SCHEMA, &postcard::to_allocvec(dto).unwrap());
+    assert!(
+        matches!(
+            Engine::restore(&bytes),
+            Err(Error::Checkpoint(CheckpointError::Invalid(_)))
+        ),
+        "{what}"
+    );
+}
+
 /// A checkpoint whose trades hold non-finite or non-positive values where the engine only
 /// ever writes finite positive ones (a hand-edited or hostile file) is refused, not loaded
 /// into an engine that would compute with them. Found by the `checkpoint_restore` fuzz
@@ -563,14 +575,7 @@ fn trades_with_out_of_range_values_are_refused() {
         } else {
             edit(&mut bad.journal.open[0]);
         }
-        let bytes = checkpoint::seal(SCHEMA, &postcard::to_allocvec(&bad).unwrap());
-        assert!(
-            matches!(
-                Engine::restore(&bytes),
-                Err(Error::Checkpoint(CheckpointError::Invalid(_)))
-            ),
-            "{what}"
-        );
+        assert_invalid(&bad, what);
     }
     // The unedited form still loads: the checks reject only what is out of range.
     let bytes = checkpoint::seal(SCHEMA, &postcard::to_allocvec(&dto).unwrap());
@@ -597,13 +602,6 @@ fn level_adjustments_with_out_of_range_statistics_are_refused() {
     for (what, edit) in edits {
         let mut bad = dto.clone();
         edit(&mut bad.levels.history[0]);
-        let bytes = checkpoint::seal(SCHEMA, &postcard::to_allocvec(&bad).unwrap());
-        assert!(
-            matches!(
-                Engine::restore(&bytes),
-                Err(Error::Checkpoint(CheckpointError::Invalid(_)))
-            ),
-            "{what}"
-        );
+        assert_invalid(&bad, what);
     }
 }

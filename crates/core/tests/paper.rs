@@ -17,6 +17,16 @@ fn bars(n: usize) -> Vec<Candle> {
     parse_csv(&text).expect("bundled SPY parses")
 }
 
+/// A default engine and trader after the first 300 bundled SPY bars.
+fn after_300_bars() -> (Engine, PaperTrader) {
+    let mut engine = Engine::new(EngineConfig::default(), 1, 0).unwrap();
+    let mut trader = PaperTrader::new(PaperConfig::default()).unwrap();
+    for c in &bars(300) {
+        trader.on_bar(&mut engine, c).unwrap();
+    }
+    (engine, trader)
+}
+
 /// Re-seals a trader snapshot whose bytes were edited after the header.
 fn reseal(b: &mut [u8]) {
     let sum = xxh64(&b[16..], 0);
@@ -68,12 +78,7 @@ fn trader_snapshot_round_trips_mid_series_and_continues_identically() {
 
 #[test]
 fn bad_trader_snapshots_are_typed_errors() {
-    let candles = bars(300);
-    let mut engine = Engine::new(EngineConfig::default(), 1, 0).unwrap();
-    let mut trader = PaperTrader::new(PaperConfig::default()).unwrap();
-    for c in &candles {
-        trader.on_bar(&mut engine, c).unwrap();
-    }
+    let (engine, trader) = after_300_bars();
     let good = trader.snapshot();
     // The checkpoint envelope, with the paper trader's kind and schema.
     let (header, _) = checkpoint::open_kind(&good, KIND_PAPER_TRADER, SNAPSHOT_SCHEMA).unwrap();
@@ -155,12 +160,7 @@ fn bad_trader_snapshots_are_typed_errors() {
 fn the_golden_trader_snapshot_restores_to_the_same_bytes() {
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/paper/v1.snapshot");
-    let candles = bars(300);
-    let mut engine = Engine::new(EngineConfig::default(), 1, 0).unwrap();
-    let mut trader = PaperTrader::new(PaperConfig::default()).unwrap();
-    for c in &candles {
-        trader.on_bar(&mut engine, c).unwrap();
-    }
+    let (_, trader) = after_300_bars();
     if std::env::var_os("TRADELOOP_BLESS").is_some() && !path.exists() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, trader.snapshot()).unwrap();
@@ -178,12 +178,7 @@ fn the_golden_trader_snapshot_restores_to_the_same_bytes() {
 /// version) still restores, to the same trader; a corrupt one is refused.
 #[test]
 fn a_legacy_trader_snapshot_still_restores() {
-    let candles = bars(300);
-    let mut engine = Engine::new(EngineConfig::default(), 1, 0).unwrap();
-    let mut trader = PaperTrader::new(PaperConfig::default()).unwrap();
-    for c in &candles {
-        trader.on_bar(&mut engine, c).unwrap();
-    }
+    let (_, trader) = after_300_bars();
     let now = trader.snapshot();
     let payload = &now[HEADER_LEN..];
     let mut legacy = vec![0u8; 24];
