@@ -1,11 +1,17 @@
-//! Builds `tradeloop-plugin` for `wasm32-unknown-unknown` (release) and puts the module in
-//! `OUT_DIR`, so the host embeds the very plugin of this workspace and `cargo run` needs no
-//! separate step. The plugin gets its own target directory (`target/plugin-wasm`): the
-//! outer build holds the lock of the main one.
+//! Builds `tradeloop-plugin` and the example strategies (`strategies/*`) for
+//! `wasm32-unknown-unknown` (release) and puts the modules in `OUT_DIR`, so the host embeds
+//! the very plugin of this workspace (and the buy-and-hold baseline of `tradeloop
+//! experiment`) and `cargo run` needs no separate step. The tests find the strategies through
+//! `TRADELOOP_EXAMPLE_STRATEGIES`. The modules get their own target directory
+//! (`target/plugin-wasm`): the outer build holds the lock of the main one. Also records the
+//! wasmtime version from Cargo.lock for the experiment manifest.
 
 use std::env;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// The example strategies: crate `tradeloop-strategy-<name>` in `strategies/<name>`.
+const STRATEGIES: [&str; 4] = ["buy-and-hold", "sma-cross", "rule", "forecast"];
 
 fn main() {
     let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
@@ -16,8 +22,14 @@ fn main() {
     for dir in [
         "crates/core/src",
         "crates/plugin/src",
+        "crates/strategy/src",
         "crates/core/Cargo.toml",
         "crates/plugin/Cargo.toml",
+        "crates/strategy/Cargo.toml",
+        "strategies/buy-and-hold",
+        "strategies/sma-cross",
+        "strategies/rule",
+        "strategies/forecast",
         "Cargo.lock",
         ".cargo/config.toml",
     ] {
@@ -28,21 +40,67 @@ fn main() {
         .unwrap_or_else(|| root.join("target"))
         .join("plugin-wasm");
     ensure_wasm_target();
+    let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets it"));
+    let release = target_dir.join("wasm32-unknown-unknown/release");
+
+    build_wasm(&root, &target_dir, &["tradeloop-plugin"]);
+    copy(
+        &release.join("tradeloop_plugin.wasm"),
+        &out.join("tradeloop_plugin.wasm"),
+    );
+
+    let packages: Vec<String> = STRATEGIES
+        .iter()
+        .map(|n| format!("tradeloop-strategy-{n}"))
+        .collect();
+    let packages: Vec<&str> = packages.iter().map(String::as_str).collect();
+    build_wasm(&root, &target_dir, &packages);
+    let strategies = out.join("strategies");
+    std::fs::create_dir_all(&strategies).expect("OUT_DIR is writable");
+    for n in STRATEGIES {
+        let file = format!("tradeloop_strategy_{}.wasm", n.replace('-', "_"));
+        copy(&release.join(file), &strategies.join(format!("{n}.wasm")));
+    }
+    println!(
+        "cargo::rustc-env=TRADELOOP_EXAMPLE_STRATEGIES={}",
+        strategies.display()
+    );
+    println!(
+        "cargo::rustc-env=TRADELOOP_WASMTIME_VERSION={}",
+        locked_version(&root.join("Cargo.lock"), "wasmtime")
+    );
+}
+
+fn copy(from: &Path, to: &Path) {
+    std::fs::copy(from, to).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+}
+
+/// The version of `package` in Cargo.lock ("unknown" if it is not there).
+fn locked_version(lock: &Path, package: &str) -> String {
+    let text = std::fs::read_to_string(lock).unwrap_or_default();
+    let needle = format!("name = \"{package}\"\nversion = \"");
+    text.find(&needle)
+        .and_then(|at| {
+            let rest = &text[at + needle.len()..];
+            rest.find('"').map(|end| rest[..end].to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// `cargo build --release --target wasm32-unknown-unknown` of `packages`.
+fn build_wasm(root: &Path, target_dir: &Path, packages: &[&str]) {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(&root)
-        .args([
-            "build",
-            "-p",
-            "tradeloop-plugin",
-            "--release",
-            "--target",
-            "wasm32-unknown-unknown",
-            "--target-dir",
-        ])
-        .arg(&target_dir)
-        // The outer build's flags and wrappers (clippy, coverage) are not the plugin's: it
-        // takes its flags from .cargo/config.toml (+simd128) and must produce real code.
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root)
+        .args(["build", "--release", "--target", "wasm32-unknown-unknown"]);
+    for p in packages {
+        cmd.args(["-p", p]);
+    }
+    let status = cmd
+        .arg("--target-dir")
+        .arg(target_dir)
+        // The outer build's flags and wrappers (clippy, coverage) are not the modules': they
+        // take their flags from .cargo/config.toml (+simd128) and must produce real code.
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("RUSTFLAGS")
         .env_remove("RUSTC_WRAPPER")
@@ -50,20 +108,16 @@ fn main() {
         .env_remove("CARGO_BUILD_RUSTFLAGS")
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("CARGO_MAKEFLAGS")
-        // No debug info in the embedded module (it would be most of its size).
+        // No debug info in the embedded modules (it would be most of their size).
         .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
         .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo")
         .status()
-        .expect("cannot run cargo to build the plugin");
+        .expect("cannot run cargo to build the wasm modules");
     assert!(
         status.success(),
-        "building tradeloop-plugin for wasm32-unknown-unknown failed \
+        "building {packages:?} for wasm32-unknown-unknown failed \
          (is the target installed? `rustup target add wasm32-unknown-unknown`)"
     );
-    let wasm = target_dir.join("wasm32-unknown-unknown/release/tradeloop_plugin.wasm");
-    let out =
-        PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets it")).join("tradeloop_plugin.wasm");
-    std::fs::copy(&wasm, &out).unwrap_or_else(|e| panic!("{}: {e}", wasm.display()));
 }
 
 /// Adds the `wasm32-unknown-unknown` standard library with rustup if this toolchain lacks it

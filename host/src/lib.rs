@@ -11,8 +11,10 @@
 //! - [`universe`]: paper trading several series with the ranker (top K).
 //! - [`report`]: `tradeloop report`, Markdown and SVG charts of what an engine learned.
 //! - [`evaluate`]: `tradeloop evaluate`, the W6 protocol on any candle series.
+//! - [`experiment`]: `tradeloop experiment`, sandboxed strategy modules side by side.
 
 pub mod evaluate;
+pub mod experiment;
 pub mod module_cache;
 pub mod plugin;
 pub mod ranker;

@@ -186,6 +186,9 @@ enum Cmd {
     },
     /// Print every setting with its default value (TOML, for --config).
     Defaults,
+    /// Run strategy modules (WebAssembly, docs/STRATEGY_ABI.md) side by side on the same
+    /// bars, sandboxed, with buy-and-hold as the baseline; no state directory is involved.
+    Experiment(tradeloop_host::experiment::cli::Args),
 }
 
 #[derive(Subcommand)]
@@ -682,6 +685,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 format!("rolled back: version {c} is live")
             })?;
         }
+        Cmd::Experiment(args) => tradeloop_host::experiment::cli::main(args, json, BUNDLED)?,
         Cmd::Report { out: dir } => {
             let w = tradeloop_host::report::write_report(
                 &cli.state,
