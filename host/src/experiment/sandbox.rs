@@ -439,13 +439,19 @@ impl Sandbox {
         if !self.store.data().run.wants_bar(i) {
             return;
         }
-        let input = self.store.data_mut().run.input(&feed, i).to_vec();
+        // The input goes straight from the run's buffer into the module's memory.
+        let (mem, g) = self.memory.data_and_store_mut(&mut self.store);
+        let input = g.run.input(&feed, i);
+        let len = input.len();
+        match span(self.input_at, len, mem.len()) {
+            Some(r) => mem[r].copy_from_slice(input),
+            None => return self.stop(i, "its input buffer left its memory".into()),
+        }
         let (input_at, actions_at, on_bar) = (self.input_at, self.actions_at, self.on_bar.clone());
         let n = match self.call(|s| {
-            self_write(s, input_at, &input)?;
             on_bar.call(
                 &mut s.store,
-                (input_at, input.len() as i32, actions_at, MAX_ACTIONS as i32),
+                (input_at, len as i32, actions_at, MAX_ACTIONS as i32),
             )
         }) {
             Ok((n, fuel)) => {
@@ -454,15 +460,16 @@ impl Sandbox {
             }
             Err(e) => return self.stop(i, e),
         };
-        let mut actions = Vec::new();
-        if (0..=MAX_ACTIONS as i32).contains(&n) {
-            let len = n as usize * Action::SIZE;
-            match span(actions_at, len, self.memory.data_size(&self.store)) {
-                Some(r) => actions.extend_from_slice(&self.memory.data(&self.store)[r]),
-                None => return self.stop(i, "its action buffer left its memory".into()),
-            }
+        let (mem, g) = self.memory.data_and_store_mut(&mut self.store);
+        let len = if (0..=MAX_ACTIONS as i32).contains(&n) {
+            n as usize * Action::SIZE
+        } else {
+            0
+        };
+        match span(actions_at, len, mem.len()) {
+            Some(r) => g.run.submit(i, n, &mem[r]),
+            None => self.stop(i, "its action buffer left its memory".into()),
         }
-        self.store.data_mut().run.submit(i, n, &actions);
     }
 
     /// Runs `f` with a fresh fuel budget, records the fuel and memory it used; an error is
