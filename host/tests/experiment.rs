@@ -565,3 +565,27 @@ fn a_saved_strategy_state_loads_into_a_fresh_instance() {
             .contains("tls_save returned -1")
     );
 }
+
+#[test]
+fn a_start_function_that_calls_the_host_gets_no_service_and_harms_no_one() {
+    // The start function runs during instantiation, before any bar and before the host knows
+    // the memory: `features` has none to give, a log line is dropped, and the host goes on.
+    let imports = r#"(import "tradeloop_strategy" "log" (func $log (param i32 i32)))
+    (import "tradeloop_strategy" "features" (func $features (param i32) (result i32)))
+    (func $early
+      i32.const 0
+      i32.const 4
+      call $log
+      i32.const 0
+      call $features
+      i32.const 0
+      i32.ne
+      if
+        unreachable
+      end)
+    (start $early)"#;
+    let r = contained(wat("early", &module("i32.const 0", imports)), 300);
+    assert!(r.outcome.stopped.is_none(), "{:?}", r.outcome.stopped);
+    assert_eq!((r.sandbox.logs.len(), r.sandbox.dropped_logs), (0, 1));
+    assert_eq!(r.sandbox.calls, 300);
+}

@@ -113,12 +113,15 @@ fn linker(engine: &Engine) -> wasmtime::Result<Linker<Guest>> {
             let (Ok(from), Ok(count)) = (u32::try_from(from), u32::try_from(count)) else {
                 return Ok(-1);
             };
+            // A start function runs before the memory is known: it gets no service.
+            let Some(mem) = c.data().memory else {
+                return Ok(-1);
+            };
             let g = c.data_mut();
             let mut buf = std::mem::take(&mut g.scratch);
             let n = g
                 .run
                 .history(&g.feed, from, count.min(MAX_HISTORY), &mut buf);
-            let mem = g.memory.expect("set before any call");
             let ok = span(out, buf.len(), mem.data_size(&c))
                 .map(|r| mem.data_mut(&mut c)[r].copy_from_slice(&buf))
                 .is_some();
@@ -135,7 +138,7 @@ fn linker(engine: &Engine) -> wasmtime::Result<Linker<Guest>> {
             let Some(f) = g.run.features(&g.feed).copied() else {
                 return 0;
             };
-            let mem = g.memory.expect("set before any call");
+            let Some(mem) = g.memory else { return -1 };
             let Some(r) = span(out, 4 * CANDLE_FEATURES, mem.data_size(&c)) else {
                 return -1;
             };
@@ -157,7 +160,7 @@ fn linker(engine: &Engine) -> wasmtime::Result<Linker<Guest>> {
          -> wasmtime::Result<i32> {
             charge(&mut c, SUGGEST_FUEL)?;
             let g = c.data();
-            let mem = g.memory.expect("set before any call");
+            let Some(mem) = g.memory else { return Ok(-1) };
             let size = mem.data_size(&c);
             let Ok(n) = usize::try_from(n) else {
                 return Ok(-1);
@@ -189,7 +192,7 @@ fn linker(engine: &Engine) -> wasmtime::Result<Linker<Guest>> {
         "param",
         |mut c: Caller<'_, Guest>, name: i32, len: i32, out: i32| -> i32 {
             let g = c.data();
-            let mem = g.memory.expect("set before any call");
+            let Some(mem) = g.memory else { return -1 };
             let size = mem.data_size(&c);
             let Ok(len) = usize::try_from(len) else {
                 return -1;
@@ -213,7 +216,10 @@ fn linker(engine: &Engine) -> wasmtime::Result<Linker<Guest>> {
         "log",
         |mut c: Caller<'_, Guest>, msg: i32, len: i32| {
             let g = c.data();
-            let mem = g.memory.expect("set before any call");
+            let Some(mem) = g.memory else {
+                c.data_mut().dropped_logs += 1;
+                return;
+            };
             let Some(r) = usize::try_from(len)
                 .ok()
                 .and_then(|len| span(msg, len.min(MAX_LOG_LINE), mem.data_size(&c)))
