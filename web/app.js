@@ -1,10 +1,12 @@
 // tradeloop paper-trading page: replays a price series bar by bar through the wasm engine,
 // trades it with the built-in rule strategy (and by hand), shows what the learners learn, and
-// keeps everything in IndexedDB so a reload continues exactly where it was.
+// keeps everything in IndexedDB so a reload continues exactly where it was. The "Strategy
+// experiments" panel (strategies.js) runs strategy modules side by side on the series in a Worker.
 
 import init, * as tl from './pkg/tradeloop_wasm.js';
 import * as store from './db.js';
 import { lineChart, legend } from './plots.js';
+import { initExperiments } from './strategies.js';
 
 const SERIES = {
   SPY_1h: { name: 'SPY hourly', url: 'data/SPY_1h.csv', symbol: 'SPY' },
@@ -51,6 +53,7 @@ const S = {
   priceLines: [],
   chartBars: 0,
   panelsAt: 0,
+  experiments: null, // the strategy experiments panel (strategies.js)
 };
 
 // ---------------------------------------------------------------- errors and status
@@ -982,6 +985,11 @@ async function main() {
   initChart();
   const restored = await restoreOrStart();
   wire();
+  S.experiments = initExperiments({
+    series: () => S.series,
+    bundled: (id) => Object.hasOwn(SERIES, id),
+    showError,
+  });
   syncSeriesSelect();
   S.chartBars = -1;
   render(true);
@@ -1043,5 +1051,9 @@ window.tradeloop = {
   rollback,
   get engine() {
     return S.engine;
+  },
+  /** The strategy experiments panel: `run(options)` (runExperiment), `last()`, `progress()`. */
+  get experiments() {
+    return S.experiments;
   },
 };

@@ -3,6 +3,8 @@
 #   web/pkg/     tradeloop_wasm.js + tradeloop_wasm_bg.wasm + .d.ts (wasm-bindgen --target web, wasm-opt)
 #   web/vendor/  lightweight-charts.standalone.production.js
 #   web/data/    the bundled series SPY_1h.csv and BTC-USD_1d.csv
+#   web/strategies/  the example strategy modules (strategies/build.sh): buy-and-hold.wasm,
+#                sma-cross.wasm, rule.wasm, forecast.wasm, for the strategy experiments panel
 # Installs what is missing (wasm-bindgen-cli pinned to the library's version, the rust
 # target, web/node_modules) and prints the gzipped size of the .wasm + .js. Idempotent.
 #
@@ -53,6 +55,7 @@ web/node_modules/.bin/wasm-opt -Oz \
 mkdir -p web/vendor web/data
 cp web/node_modules/lightweight-charts/dist/lightweight-charts.standalone.production.js web/vendor/
 cp data/market/SPY_1h.csv data/market/BTC-USD_1d.csv web/data/
+strategies/build.sh web/strategies
 
 # 5. Download size.
 gz() { gzip -9 -c "$1" | wc -c; }

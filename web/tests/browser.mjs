@@ -15,111 +15,15 @@
 // target/debug/tradeloop if built, else `cargo run -q -p tradeloop-host --`), BARS (default
 // 1500), KEEP_OPEN=1 (print the URL and wait instead of closing; for debugging).
 
-import { createServer } from 'node:http';
 import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { join } from 'node:path';
+import { WEB, check, eq, host, launch, requireBuilt, runTests, section, serve } from './harness.mjs';
 
-const WEB = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const ROOT = resolve(WEB, '..');
 const OUT = join(WEB, 'test-output');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const BARS = Number(process.env.BARS || 1500);
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-// ------------------------------------------------------------------ tiny test harness
-
-let failures = 0;
-let passes = 0;
-function check(cond, what, detail = '') {
-  if (cond) {
-    passes += 1;
-    console.log(`  ok   ${what}`);
-  } else {
-    failures += 1;
-    console.log(`  FAIL ${what}${detail ? `\n       ${String(detail).replace(/\n/g, '\n       ')}` : ''}`);
-  }
-  return cond;
-}
-function eq(actual, expected, what) {
-  const ok = Object.is(actual, expected) || JSON.stringify(actual) === JSON.stringify(expected);
-  return check(ok, what, ok ? '' : `expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
-}
-function section(name) {
-  console.log(`\n${name}`);
-}
 const sha256 = (buf) => createHash('sha256').update(buf).digest('hex');
-
-// ------------------------------------------------------------------ static server
-
-const MIME = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.wasm': 'application/wasm',
-  '.csv': 'text/csv; charset=utf-8',
-  '.json': 'application/json',
-  '.ts': 'text/plain; charset=utf-8',
-  '.png': 'image/png',
-  '.svg': 'image/svg+xml',
-};
-
-function serve(dir) {
-  const server = createServer(async (req, res) => {
-    try {
-      const url = new URL(req.url, 'http://localhost');
-      let p = normalize(join(dir, decodeURIComponent(url.pathname)));
-      if (p !== dir && !p.startsWith(dir + sep)) {
-        res.writeHead(403).end();
-        return;
-      }
-      if ((await stat(p).catch(() => null))?.isDirectory()) p = join(p, 'index.html');
-      const body = await readFile(p);
-      res.writeHead(200, {
-        'content-type': MIME[extname(p)] || 'application/octet-stream',
-        'cache-control': 'no-store',
-      });
-      res.end(body);
-    } catch {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
-    }
-  });
-  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
-}
-
-// ------------------------------------------------------------------ host binary
-
-function hostCommand() {
-  if (process.env.TRADELOOP_BIN) return [process.env.TRADELOOP_BIN, []];
-  const built = join(ROOT, 'target', 'debug', 'tradeloop');
-  if (existsSync(built)) return [built, []];
-  return ['cargo', ['run', '-q', '-p', 'tradeloop-host', '--']];
-}
-
-function host(args) {
-  const [cmd, pre] = hostCommand();
-  return execFileSync(cmd, [...pre, ...args], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-    maxBuffer: 256 * 1024 * 1024,
-  });
-}
 
 // ------------------------------------------------------------------ page helpers
 
@@ -154,33 +58,15 @@ function inked(page, selector) {
 }
 
 async function main() {
-  for (const f of ['index.html', 'app.js', 'pkg/tradeloop_wasm.js', 'pkg/tradeloop_wasm_bg.wasm',
-    'vendor/lightweight-charts.standalone.production.js', 'data/SPY_1h.csv']) {
-    if (!existsSync(join(WEB, f))) throw new Error(`web/${f} is missing: run web/build.sh first`);
-  }
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (or set CHROMIUM)`);
-  }
+  requireBuilt(['index.html', 'app.js', 'pkg/tradeloop_wasm.js', 'pkg/tradeloop_wasm_bg.wasm',
+    'vendor/lightweight-charts.standalone.production.js', 'data/SPY_1h.csv']);
   rmSync(OUT, { recursive: true, force: true });
   mkdirSync(OUT, { recursive: true });
 
   const server = await serve(WEB);
   const url = `http://127.0.0.1:${server.address().port}/`;
-  const profile = mkdtempSync(join(tmpdir(), 'tradeloop-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: false, // --headless is in ARGS, exactly as given
-    args: ARGS,
-    acceptDownloads: true,
-    viewport: { width: 1400, height: 900 },
-  });
-  const consoleErrors = [];
-  const page = context.pages()[0] ?? (await context.newPage());
-  page.on('console', (m) => {
-    if (m.type() === 'error') consoleErrors.push(m.text());
-  });
-  page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
-  page.setDefaultTimeout(60_000);
+  const browser = await launch({ acceptDownloads: true });
+  const { page, consoleErrors } = browser;
   const tl = (fn, arg) => page.evaluate(fn, arg);
   const shot = async (name) => {
     const path = join(OUT, `${name}.png`);
@@ -498,17 +384,9 @@ async function main() {
       console.log(`KEEP_OPEN: ${url}`);
       await new Promise(() => {});
     }
-    await context.close();
+    await browser.close();
     server.close();
-    rmSync(profile, { recursive: true, force: true });
   }
 }
 
-try {
-  await main();
-} catch (e) {
-  failures += 1;
-  console.error(`\nFAIL ${e.stack || e}`);
-}
-console.log(`\n${passes} passed, ${failures} failed`);
-process.exit(failures ? 1 : 0);
+await runTests(main);

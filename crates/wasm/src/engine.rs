@@ -68,7 +68,7 @@ fn unexpected(_: &Reply) -> JsValue {
 
 /// A seed given as a JS number (a safe non-negative integer) or `BigInt` (below 2^64); a
 /// random one when not given.
-fn seed(v: Option<JsValue>) -> Result<u64, JsValue> {
+pub(crate) fn seed(v: Option<JsValue>) -> Result<u64, JsValue> {
     let bad = || {
         crate::convert::core_error(&Error::InvalidConfig(
             "seed must be a non-negative integer number or a BigInt below 2^64",

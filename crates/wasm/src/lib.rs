@@ -6,6 +6,9 @@
 //! * [`Engine`]: the learning engine, one camelCase method per core command, snapshots as
 //!   `Uint8Array` in the host's checkpoint format.
 //! * [`PaperTrader`]: the built-in rule strategy, bar by bar, with its own snapshot.
+//! * [`BacktestFeed`], [`StrategyRun`]: backtests of strategy modules (strategy ABI v1) that
+//!   JS runs itself, e.g. in a Worker (`web/strategy-worker.js`): everything but the
+//!   WebAssembly runtime, the same code as `tradeloop experiment`, so the same trade hashes.
 //! * [`version`], [`default_config`], [`default_paper_config`], [`parse_csv`],
 //!   [`inspect_checkpoint`].
 //!
@@ -15,13 +18,15 @@
 //! `Uint8Array`, 64-bit integers as numbers when they are safe integers (else `BigInt`).
 //! Every failure throws a JS `Error` whose `message` is the core error's text, `name`
 //! `"TradeloopError"` and `kind` the error variant (`"FeatureLength"`, `"UnknownTrade"`,
-//! `"Checkpoint"`, ...; `"InvalidInput"` for a value of the wrong shape, `"Csv"` for
-//! `parseCsv`). A call that throws has changed nothing.
+//! `"Checkpoint"`, ...; `"InvalidInput"` for a value of the wrong shape or a `StrategyRun`
+//! method called out of the ABI's order, `"Csv"` for `parseCsv` and
+//! `BacktestFeed.fromCsv`). A call that throws has changed nothing.
 //!
 //! The only randomness is the engine's seed: `getrandom` (`crypto.getRandomValues`) picks
 //! one when the caller gives none; time comes with each command as `now` (ms since the
 //! epoch, `Date.now()` when omitted).
 
+mod backtest;
 mod convert;
 mod engine;
 mod paper;
@@ -36,6 +41,7 @@ use tradeloop_core::checkpoint;
 use tradeloop_core::paper::PaperConfig;
 use wasm_bindgen::prelude::*;
 
+pub use backtest::{BacktestFeed, StrategyRun};
 pub use engine::Engine;
 pub use paper::PaperTrader;
 

@@ -1437,4 +1437,142 @@ export type Expert =
   | /** The online network pooled with the prior. */ "OnlinePooled"
   | /** The champion version (a network, or a class prior). */ "Champion"
   | /** The champion pooled with the prior. */ "ChampionPooled";
+
+/** Costs of a `StrategyRun` (tradeloop-backtest's `Costs`). */
+export interface BacktestCosts {
+  /** Starting cash (default 10000; > 0). */
+  cash: number;
+  /** Fee per fill, fraction of the traded value (default 0; 0 to 0.5). */
+  fee_rate: number;
+  /** Slippage of market and stop fills, fraction of the price (default 0; 0 to 0.5). */
+  slippage: number;
+}
+
+/** Why a strategy stopped before the end of the data. */
+export interface BacktestStopped {
+  /** The bar it was on. */
+  bar: number;
+  /** What happened (a trap's message, "memory cap", an ABI breach, ...). */
+  reason: string;
+}
+
+/** A round trip of a backtest: from flat to flat. */
+export interface BacktestTrade {
+  /** Long (buy) or short (sell). */
+  long: boolean;
+  /** Bar index of the first fill. */
+  entry_bar: number;
+  /** Bar index of the fill that made the position flat (the last bar for `end_of_data`). */
+  exit_bar: number;
+  /** Time of the entry bar, ms. */
+  entry_time: number;
+  /** Time of the exit bar, ms. */
+  exit_time: number;
+  /** Average price of the fills that built the position. */
+  entry_price: number;
+  /** Average price of the fills that reduced it. */
+  exit_price: number;
+  /** Largest size the position reached. */
+  size: number;
+  /** Profit after every fee of the trade. */
+  pnl: number;
+  /** `pnl` over the entry value (entry price × size). */
+  return_pct: number;
+  /** Tag of the entry order. */
+  tag: number;
+  /** Still open when the data ended: closed at the last close for the statistics. */
+  end_of_data: boolean;
+}
+
+/** Actions refused before they became orders, and fills refused, by reason. */
+export interface BacktestRejections {
+  /** Unknown kind or side code, or unknown flag bits. */
+  malformed: number;
+  /** Size NaN, infinite, zero or negative. */
+  bad_size: number;
+  /** Limit or stop price NaN, infinite, zero or negative. */
+  bad_price: number;
+  /** Cancel of an order that is not open. */
+  unknown_order: number;
+  /** A new limit or stop order while 64 were open. */
+  too_many_orders: number;
+  /** Actions of bars that returned more than 16. */
+  too_many_actions: number;
+  /** Fills refused for want of equity. */
+  no_cash: number;
+}
+
+/** The summary of one strategy over the bars of a backtest (freqtrade's backtesting summary as the reference). */
+export interface BacktestMetrics {
+  /** Bars in the window. */
+  bars: number;
+  /** Time of the first bar (ms). */
+  start: number;
+  /** Time of the last bar (ms). */
+  end: number;
+  /** Equity before the window (the starting cash). */
+  start_equity: number;
+  /** Equity at the last close. */
+  final_equity: number;
+  /** `final / start - 1`. */
+  total_return: number;
+  /** Compound annual growth rate; null for a window shorter than a day. */
+  annual_return: number | null;
+  /** Mean over standard deviation of daily returns, × √365; null with fewer than two days or no variation. */
+  sharpe: number | null;
+  /** Mean over downside deviation of daily returns, × √365. */
+  sortino: number | null;
+  /** Annual return over the maximum drawdown. */
+  calmar: number | null;
+  /** Largest fall from a peak of equity, as a fraction of the peak. */
+  max_drawdown: number;
+  /** Time of that peak (ms). */
+  drawdown_start: number;
+  /** Time of the trough (ms). */
+  drawdown_end: number;
+  /** Bars from the peak to the trough. */
+  drawdown_bars: number;
+  /** Trades that entered in the window. */
+  trades: number;
+  /** Share of those trades with a positive PnL. */
+  win_rate: number | null;
+  /** Gross profit over gross loss; null without a losing trade. */
+  profit_factor: number | null;
+  /** Mean PnL per trade, in cash. */
+  expectancy: number | null;
+  /** freqtrade's expectancy ratio: `(1 + mean win / mean loss) × win rate − 1`. */
+  expectancy_ratio: number | null;
+  /** Share of the window's bars that closed with a position open. */
+  exposure: number;
+  /** Mean time from entry to exit, ms. */
+  avg_holding_ms: number | null;
+  /** Best trade's return (fraction of its entry value). */
+  best_trade: number | null;
+  /** Worst trade's return. */
+  worst_trade: number | null;
+}
+
+/** What `StrategyRun.finish()` returns. */
+export interface BacktestResult {
+  /** XXH64 of the trades (`trades_hash`) as 16 hex digits, as `tradeloop experiment --json` prints it. */
+  trade_hash: string;
+  /** Round trips, in order of their exit. */
+  trades: BacktestTrade[];
+  /** The figures over every bar. */
+  metrics: BacktestMetrics;
+  /** Fills. */
+  fills: number;
+  /** Rejected actions and refused fills. */
+  rejections: BacktestRejections;
+  /** Trades the engine fork refused to record. */
+  engine_refusals: number;
+  /** Set if the strategy was stopped. */
+  stopped: BacktestStopped | null;
+  /** The module's log lines (at most 64 of at most 256 bytes). */
+  logs: string[];
+  /** Log lines beyond the 64 kept. */
+  logs_dropped: number;
+  /** Equity at each bar's close. */
+  equity: Float64Array;
+}
 "#;

@@ -1,14 +1,16 @@
 //! The binding in node (`cargo test -p tradeloop-wasm --target wasm32-unknown-unknown`,
 //! runner `wasm-bindgen-test-runner` from `.cargo/config.toml`): values in and out in their
-//! JS shapes, errors as `TradeloopError`s that change nothing, snapshots, determinism, and
-//! the paper trader over real bars.
+//! JS shapes, errors as `TradeloopError`s that change nothing, snapshots, determinism, the
+//! paper trader over real bars, and strategy backtests (`BacktestFeed`, `StrategyRun`) against
+//! the `tradeloop-backtest` crate driven directly.
 #![cfg(target_arch = "wasm32")]
 #![allow(missing_docs)]
 
 use js_sys::{Array, Function, JSON, Object, Reflect, Uint8Array};
+use tradeloop_strategy::abi::{Action, Fill, Input, Side, Suggestion};
 use tradeloop_wasm::{
-    Engine, PaperTrader, default_config, default_paper_config, inspect_checkpoint, parse_csv,
-    version,
+    BacktestFeed, Engine, PaperTrader, StrategyRun, default_config, default_paper_config,
+    inspect_checkpoint, parse_csv, version,
 };
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::wasm_bindgen_test;
@@ -62,6 +64,7 @@ fn open_json(price: f64, f: [f32; 4]) -> JsValue {
 }
 
 /// The thrown value is a `TradeloopError` of `kind` whose message contains `text`.
+#[track_caller]
 fn assert_error(r: Result<JsValue, JsValue>, kind: &str, text: &str) -> js_sys::Error {
     let e = r.expect_err("expected an error");
     let err: js_sys::Error = e.dyn_into().expect("an Error instance");
@@ -647,32 +650,36 @@ fn paper_trader_over_spy_bars_and_resume() {
     assert!(num(&manual, "exits.stop_price") < num(&bar(599), "close"));
 }
 
+/// The field names of `export interface {name}` in the TypeScript declarations, sorted.
+fn fields(name: &str) -> Vec<String> {
+    let start = TYPES
+        .find(&format!("export interface {name} {{"))
+        .unwrap_or_else(|| panic!("no interface {name}"));
+    let body = &TYPES[start..];
+    let body = &body[body.find('{').unwrap() + 1..body.find("\n}").unwrap()];
+    let mut out: Vec<String> = body
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with("/**") && !l.is_empty())
+        .map(|l| l.split([':', '?']).next().unwrap().to_string())
+        .collect();
+    out.sort();
+    out
+}
+
+/// The own keys of a JS object, sorted.
+fn keys(v: &JsValue) -> Vec<String> {
+    let mut k: Vec<String> = Object::keys(v.unchecked_ref::<Object>())
+        .iter()
+        .map(|k| k.as_string().unwrap())
+        .collect();
+    k.sort();
+    k
+}
+
 /// The TypeScript declarations name exactly the fields the values have.
 #[wasm_bindgen_test]
 fn typescript_interfaces_match_values() {
-    let fields = |name: &str| -> Vec<String> {
-        let start = TYPES
-            .find(&format!("export interface {name} {{"))
-            .unwrap_or_else(|| panic!("no interface {name}"));
-        let body = &TYPES[start..];
-        let body = &body[body.find('{').unwrap() + 1..body.find("\n}").unwrap()];
-        let mut out: Vec<String> = body
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.starts_with("/**") && !l.is_empty())
-            .map(|l| l.split([':', '?']).next().unwrap().to_string())
-            .collect();
-        out.sort();
-        out
-    };
-    let keys = |v: &JsValue| -> Vec<String> {
-        let mut k: Vec<String> = Object::keys(v.unchecked_ref::<Object>())
-            .iter()
-            .map(|k| k.as_string().unwrap())
-            .collect();
-        k.sort();
-        k
-    };
     let mut e = engine(9);
     run_lifecycle(&mut e);
     let t = T0 + 200.0 * HOUR;
@@ -786,4 +793,370 @@ fn typescript_interfaces_match_values() {
     }
     let c = Array::from(&parse_csv("timestamp,open,high,low,close,volume\n1,1,1,1,1,1\n").unwrap());
     assert_eq!(keys(&c.get(0)), fields("Candle"));
+}
+
+/// The first `n` bars of the bundled SPY hourly series as CSV.
+fn spy(n: usize) -> String {
+    SPY.lines().take(n + 1).collect::<Vec<_>>().join("\n")
+}
+
+/// The actions a scripted strategy returns at bar `i` (close: that bar's close, `pos`: its
+/// position): entries, exits, a stop and a limit, a malformed action.
+fn scripted(i: u32, close: f64, pos: f64) -> Vec<Action> {
+    match i {
+        5 => vec![Action::market(Side::Buy, 10.0, 1)],
+        20 => vec![Action::market(Side::Buy, f64::NAN, 9)],
+        40 => vec![Action::close(2)],
+        60 => vec![Action::limit(Side::Buy, 5.0, close * 0.999, 3)],
+        _ if i > 60 && i < 150 && pos > 0.0 && i.is_multiple_of(10) => {
+            vec![Action::stop(Side::Sell, pos, close * 0.995, 4).reduce_only()]
+        }
+        150 => vec![Action::market(Side::Sell, 3.0, 5)],
+        _ => vec![],
+    }
+}
+
+fn encode(actions: &[Action]) -> Vec<u8> {
+    let mut b = vec![0u8; actions.len() * Action::SIZE];
+    for (k, a) in actions.iter().enumerate() {
+        a.write(&mut b[k * Action::SIZE..]);
+    }
+    b
+}
+
+/// A `StrategyRun` gives the same fills, inputs, trades, equity, metrics and hash as the
+/// crate's `Run` driven the same way (the hash as 16 hex digits).
+#[wasm_bindgen_test]
+fn strategy_run_is_the_backtest_crate() {
+    let csv = spy(400);
+    let feed = BacktestFeed::from_csv(&csv).unwrap();
+    assert_eq!(feed.length(), 400);
+    assert_eq!(feed.time(0), Some(1_167_832_800_000.0));
+    assert_eq!(feed.time(400), None);
+    let start = feed.fresh_engine(JsValue::from_f64(7.0)).unwrap();
+    let mut js_run = StrategyRun::new(
+        &feed,
+        "SPY_1h",
+        None,
+        Some(start.clone().into()),
+        Some(js(r#"{"slow": 30, "fast": 10.5}"#)),
+    )
+    .unwrap();
+    assert_eq!(js_run.params_text(), "fast=10.5\nslow=30\n");
+    assert_eq!(js_run.param(b"slow"), Some(30.0));
+    assert_eq!(js_run.param(b"nope"), None);
+    assert_eq!(js_run.param(&[0xff, 0xfe]), None);
+
+    let candles = tradeloop_core::market::parse_csv(&csv).unwrap();
+    let rfeed = tradeloop_backtest::Feed::new(&candles).unwrap();
+    let fork = tradeloop_core::Engine::restore(
+        &tradeloop_backtest::fresh_engine(7, &rfeed)
+            .unwrap()
+            .snapshot(),
+    )
+    .unwrap();
+    assert_eq!(
+        fork.snapshot(),
+        start.to_vec(),
+        "freshEngine is fresh_engine's snapshot"
+    );
+    let mut run =
+        tradeloop_backtest::Run::new(tradeloop_backtest::Costs::default(), "SPY_1h", Some(fork))
+            .unwrap();
+    assert_eq!(
+        js_run.config().unwrap().to_vec(),
+        run.config().to_bytes().to_vec()
+    );
+    js_run.started(3.0).unwrap();
+    run.started(3);
+
+    let (mut fills, mut suggested) = (0, 0);
+    for i in 0..400u32 {
+        let a = js_run.open_bar(i).unwrap().to_vec();
+        let b: Vec<u8> = run
+            .open_bar(&rfeed, i as usize)
+            .iter()
+            .flat_map(|f| f.to_bytes())
+            .collect();
+        assert_eq!(a, b, "fills of bar {i}");
+        fills += a.len() / Fill::SIZE;
+        assert!(a.chunks_exact(Fill::SIZE).all(|f| Fill::read(f).is_some()));
+        assert_eq!(js_run.wants_bar(i), run.wants_bar(i as usize), "bar {i}");
+        assert_eq!(js_run.wants_bar(i), i >= 3);
+        if !js_run.wants_bar(i) {
+            continue;
+        }
+        let input = js_run.input(i).unwrap().to_vec();
+        assert_eq!(input, run.input(&rfeed, i as usize), "input of bar {i}");
+        let input = Input::read(&input).unwrap();
+        assert_eq!(input.index, i);
+        // The imports see the same bars, features and forecasts.
+        let h = js_run.history(i as i32 - 2, 10).unwrap().unwrap().to_vec();
+        let mut hb = Vec::new();
+        run.history(&rfeed, i - 2, 10, &mut hb);
+        assert_eq!(h, hb);
+        assert_eq!(
+            h.len(),
+            3 * 48,
+            "history is clipped to the bars that closed"
+        );
+        let f = js_run.features().unwrap().map(|u| u.to_vec());
+        let g = run
+            .features(&rfeed)
+            .map(|f| f.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>());
+        assert_eq!(f, g, "features of bar {i}");
+        if let Some(f) = f
+            && i.is_multiple_of(25)
+        {
+            let s = js_run.suggest(0, &f).unwrap();
+            let bytes = Uint8Array::from(s).to_vec();
+            let floats: Vec<f32> = f
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            let want = run.suggest(&rfeed, 0, &floats).unwrap();
+            assert_eq!(bytes, want.to_bytes().to_vec());
+            assert!(Suggestion::read(&bytes).unwrap().probs.iter().sum::<f64>() > 0.99);
+            suggested += 1;
+        }
+        let acts = encode(&scripted(i, input.bar.close, input.position));
+        js_run
+            .submit(i, (acts.len() / Action::SIZE) as i32, &acts)
+            .unwrap();
+        run.submit(i as usize, (acts.len() / Action::SIZE) as i32, &acts);
+    }
+    assert!(fills >= 4, "{fills} fills");
+    assert!(suggested >= 10, "{suggested} suggestions");
+    assert!(js_run.stopped().unwrap().is_null());
+    let result = js_run.finish().unwrap();
+    let outcome = run.finish(&rfeed);
+    assert_eq!(
+        get(&result, "trade_hash").as_string().unwrap(),
+        format!("{:016x}", outcome.trade_hash)
+    );
+    assert_eq!(get(&result, "trade_hash").as_string().unwrap().len(), 16);
+    let trades = Array::from(&get(&result, "trades"));
+    assert_eq!(trades.length() as usize, outcome.trades.len());
+    assert!(outcome.trades.len() >= 3, "{:?}", outcome.trades);
+    assert_eq!(num(&result, "fills"), outcome.fills as f64);
+    assert_eq!(num(&result, "rejections.bad_size"), 1.0);
+    let equity = js_sys::Float64Array::from(get(&result, "equity")).to_vec();
+    assert_eq!(equity, outcome.equity);
+    let m = tradeloop_backtest::metrics(rfeed.bars(), &outcome, 10_000.0, 0..400);
+    assert_eq!(num(&result, "metrics.total_return"), m.total_return);
+    assert_eq!(num(&result, "metrics.trades"), f64::from(m.trades));
+    assert_eq!(num(&result, "metrics.max_drawdown"), m.max_drawdown);
+    assert!(get(&result, "stopped").is_null());
+    for (name, v) in [
+        ("BacktestResult", result.clone()),
+        ("BacktestTrade", trades.get(0)),
+        ("BacktestMetrics", get(&result, "metrics")),
+        ("BacktestRejections", get(&result, "rejections")),
+    ] {
+        assert_eq!(keys(&v), fields(name), "interface {name} vs {}", show(&v));
+    }
+    // Finished: every method that needs the run throws.
+    assert_error(js_run.finish(), "InvalidInput", "finished");
+    assert!(js_run.config().is_err());
+}
+
+/// Out-of-order calls, bad arguments and the imports' edge cases throw or answer as the ABI
+/// says, and change nothing; a stop is reported; seeds and snapshots give the same engine.
+#[wasm_bindgen_test]
+fn strategy_run_refuses_misuse() {
+    let csv = spy(150);
+    assert_error(
+        BacktestFeed::from_csv("timestamp,open,high,low,close,volume\n1,1,x,1,1,1\n")
+            .map(JsValue::from),
+        "Csv",
+        "line 2",
+    );
+    assert_error(
+        BacktestFeed::from_csv("timestamp,open,high,low,close,volume\n").map(JsValue::from),
+        "InvalidConfig",
+        "bars",
+    );
+    assert_error(
+        BacktestFeed::from_packed(&[1.0, 2.0]).map(JsValue::from),
+        "InvalidInput",
+        "6 numbers",
+    );
+    assert_error(
+        BacktestFeed::from_packed(&[0.5, 1.0, 1.0, 1.0, 1.0, 1.0]).map(JsValue::from),
+        "InvalidInput",
+        "integer",
+    );
+    let packed = BacktestFeed::from_packed(&[
+        0.0,
+        1.0,
+        2.0,
+        0.5,
+        1.5,
+        10.0,
+        3_600_000.0,
+        1.5,
+        2.0,
+        1.0,
+        1.8,
+        5.0,
+    ])
+    .unwrap();
+    assert_eq!(packed.length(), 2);
+    let candles = parse_csv(&csv).unwrap();
+    let feed = BacktestFeed::from_candles(candles).unwrap();
+    assert_eq!(feed.length(), 150);
+    assert_error(
+        feed.fresh_engine(JsValue::NULL).map(JsValue::from),
+        "InvalidInput",
+        "seed",
+    );
+
+    let new = |symbol: &str, costs: Option<JsValue>, engine: Option<JsValue>| {
+        StrategyRun::new(&feed, symbol, costs, engine, None).map(|_| JsValue::TRUE)
+    };
+    assert_error(new("has space", None, None), "InvalidSymbol", "symbol");
+    assert_error(new("", None, None), "InvalidSymbol", "symbol");
+    assert_error(
+        new("SPY", Some(js(r#"{"cash": -1}"#)), None),
+        "InvalidConfig",
+        "cash",
+    );
+    assert_error(
+        new("SPY", Some(js(r#"{"fees": 0.1}"#)), None),
+        "InvalidInput",
+        "fees",
+    );
+    assert_error(
+        new("SPY", None, Some(Uint8Array::from(&b"junk"[..]).into())),
+        "Checkpoint",
+        "",
+    );
+    assert_error(
+        StrategyRun::new(&feed, "SPY", None, None, Some(js(r#"{"a=b": 1}"#)))
+            .map(|_| JsValue::TRUE),
+        "InvalidInput",
+        "parameter",
+    );
+
+    // A seed and the snapshot of a fresh engine with that seed are the same start.
+    let by_seed = StrategyRun::new(&feed, "SPY", None, Some(JsValue::from_f64(7.0)), None).unwrap();
+    let by_bytes = StrategyRun::new(
+        &feed,
+        "SPY",
+        Some(js(r#"{"fee_rate": 0.001}"#)),
+        Some(
+            feed.fresh_engine(js_sys::BigInt::from(7u64).into())
+                .unwrap()
+                .into(),
+        ),
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        by_seed.config().unwrap().to_vec()[..8],
+        by_bytes.config().unwrap().to_vec()[..8]
+    );
+    assert_eq!(by_seed.params_text(), "");
+
+    let mut r =
+        StrategyRun::new(&feed, "SPY_1h", None, Some(JsValue::from_f64(7.0)), None).unwrap();
+    r.started(0.0).unwrap();
+    assert_error(
+        r.open_bar(1).map(JsValue::from),
+        "InvalidInput",
+        "next bar is 0",
+    );
+    assert_error(r.input(0).map(JsValue::from), "InvalidInput", "none yet");
+    assert_eq!(r.next_bar(), 0);
+    assert_eq!(r.history(0, 5).unwrap().unwrap().length(), 0, "no bar yet");
+    assert!(r.features().unwrap().is_none());
+    for i in 0..100 {
+        r.open_bar(i).unwrap();
+        assert!(r.wants_bar(i));
+    }
+    assert_eq!(r.next_bar(), 100);
+    assert_error(
+        r.open_bar(99).map(JsValue::from),
+        "InvalidInput",
+        "next bar is 100",
+    );
+    assert_error(
+        r.input(98).map(JsValue::from),
+        "InvalidInput",
+        "just opened (99)",
+    );
+    assert_error(
+        r.submit(98, 0, &[]).map(|_| JsValue::TRUE),
+        "InvalidInput",
+        "submit(98)",
+    );
+    assert_error(
+        r.submit(99, 0, &[0u8; 513]).map(|_| JsValue::TRUE),
+        "InvalidInput",
+        "512 bytes",
+    );
+    assert!(r.history(-1, 5).unwrap().is_none());
+    assert!(r.history(0, -5).unwrap().is_none());
+    assert_eq!(r.history(95, 1000).unwrap().unwrap().length(), 5 * 48);
+    assert_eq!(r.history(200, 1).unwrap().unwrap().length(), 0);
+    let f = r
+        .features()
+        .unwrap()
+        .expect("features after the warm-up")
+        .to_vec();
+    assert_eq!(f.len(), 128);
+    assert_eq!(r.suggest(0, &f[..124]).unwrap().as_f64(), Some(-2.0));
+    assert_eq!(r.suggest(0, &f[..126]).unwrap().as_f64(), Some(-2.0));
+    let mut nan = f.clone();
+    nan[..4].copy_from_slice(&f32::NAN.to_le_bytes());
+    assert_eq!(r.suggest(0, &nan).unwrap().as_f64(), Some(-3.0));
+    assert_eq!(r.suggest(7, &f).unwrap().as_f64(), Some(-4.0));
+    assert!(r.suggest(1, &f).unwrap().is_instance_of::<Uint8Array>());
+    for k in 0..70 {
+        r.log(format!("line {k} {}", "x".repeat(300)).as_bytes());
+    }
+    let logs = r.logs();
+    assert_eq!(logs.len(), 64);
+    assert_eq!(logs[0].len(), 256);
+    r.log(&[0xff]);
+    // A stop at bar 99: reported, and the module gets no more bars.
+    r.stop(99, String::from("trap: unreachable")).unwrap();
+    r.stop(99, String::from("second")).unwrap();
+    let stopped = r.stopped().unwrap();
+    assert_eq!(
+        get(&stopped, "reason").as_string().as_deref(),
+        Some("trap: unreachable")
+    );
+    assert_eq!(num(&stopped, "bar"), 99.0);
+    assert_eq!(keys(&stopped), fields("BacktestStopped"));
+    r.open_bar(100).unwrap();
+    assert!(!r.wants_bar(100));
+    let result = r.finish().unwrap();
+    assert_eq!(num(&result, "logs_dropped"), 7.0);
+    assert_eq!(Array::from(&get(&result, "logs")).length(), 64);
+    assert_eq!(Array::from(&get(&result, "trades")).length(), 0);
+    assert_eq!(num(&result, "metrics.trades"), 0.0);
+    assert_eq!(
+        get(&result, "trade_hash").as_string().unwrap(),
+        format!("{:016x}", tradeloop_backtest::trades_hash(&[]))
+    );
+
+    // init refusing to start stops the run at bar 0.
+    let mut refused = StrategyRun::new(&feed, "SPY", None, None, None).unwrap();
+    refused.started(-1.0).unwrap();
+    assert!(refused.stopped().unwrap().is_object());
+    let fills = refused.open_bar(0).unwrap();
+    assert_eq!(fills.length(), 0);
+    assert!(!refused.wants_bar(0));
+    // No engine: suggest answers -4.
+    let mut bare = StrategyRun::new(&feed, "SPY", None, None, None).unwrap();
+    bare.started(0.0).unwrap();
+    for i in 0..100 {
+        bare.open_bar(i).unwrap();
+    }
+    assert_eq!(bare.suggest(0, &f).unwrap().as_f64(), Some(-4.0));
+    assert_eq!(
+        u32::from_le_bytes(bare.config().unwrap().to_vec()[32..36].try_into().unwrap()),
+        0
+    );
 }
