@@ -36,9 +36,12 @@ pub struct Stopped {
 pub struct Outcome {
     /// Round trips, in order of their exit.
     pub trades: Vec<Trade>,
-    /// Equity at each bar's close.
+    /// Equity at each bar's close (not serialized: a curve per strategy is what the charts
+    /// are for).
+    #[serde(skip)]
     pub equity: Vec<f64>,
-    /// Whether a position was open at each bar's close.
+    /// Whether a position was open at each bar's close (not serialized).
+    #[serde(skip)]
     pub exposed: Vec<bool>,
     /// Fills.
     pub fills: u64,

@@ -340,8 +340,18 @@ pub fn run(opts: &Options) -> anyhow::Result<Experiment> {
         let symbol = symbol_of(&src.name);
         let mut lanes: Vec<Lane> = Vec::new();
         for (s, m) in strategies.iter().zip(&modules) {
-            let fork = Engine::restore(&start).map_err(|e| anyhow!("engine fork: {e}"))?;
-            let run = Run::new(costs, &symbol, Some(fork)).map_err(|e| anyhow!("{e}"))?;
+            // Only a module that can ask it (imports `suggest`) gets a fork: nothing else could
+            // read one, and a fork learns from every trade.
+            let asks = m.as_ref().is_ok_and(|m| {
+                m.imports()
+                    .any(|i| i.module() == abi::IMPORT_MODULE && i.name() == "suggest")
+            });
+            let fork = if asks {
+                Some(Engine::restore(&start).map_err(|e| anyhow!("engine fork: {e}"))?)
+            } else {
+                None
+            };
+            let run = Run::new(costs, &symbol, fork).map_err(|e| anyhow!("{e}"))?;
             let lane = match m {
                 Ok(module) => match Sandbox::start(
                     &engine,

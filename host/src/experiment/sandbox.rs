@@ -258,12 +258,9 @@ pub struct Sandbox {
     store: Store<Guest>,
     memory: Memory,
     caps: Caps,
-    on_bar: TypedFunc<(i32, i32, i32, i32), i32>,
-    on_fill: Option<TypedFunc<(i32, i32), ()>>,
-    on_end: Option<TypedFunc<(), ()>>,
-    alloc: TypedFunc<i32, i32>,
-    save: Option<TypedFunc<(i32, i32), i32>>,
-    load: Option<TypedFunc<(i32, i32), i32>>,
+    /// Shared so a call borrows them while the store is borrowed mutably (cloning a
+    /// `TypedFunc` clones its registered type: measurable per bar).
+    exports: Arc<Exports>,
     state_at: Option<i32>,
     input_at: i32,
     actions_at: i32,
@@ -328,12 +325,7 @@ impl Sandbox {
                 store,
                 memory: p.memory,
                 caps,
-                on_bar: p.on_bar,
-                on_fill: p.on_fill,
-                on_end: p.on_end,
-                alloc: p.alloc,
-                save: p.save,
-                load: p.load,
+                exports: Arc::new(p.exports),
                 state_at: None,
                 input_at: p.input_at,
                 actions_at: p.actions_at,
@@ -406,12 +398,14 @@ impl Sandbox {
         store.data_mut().run.started(i64::from(warmup));
         let peak_memory = memory.data_size(&*store);
         Ok(Parts {
-            on_bar: instance.get_typed_func(&mut *store, "tls_on_bar")?,
-            on_fill: instance.get_typed_func(&mut *store, "tls_on_fill").ok(),
-            on_end: instance.get_typed_func(&mut *store, "tls_on_end").ok(),
-            alloc: alloc_fn,
-            save: instance.get_typed_func(&mut *store, "tls_save").ok(),
-            load: instance.get_typed_func(&mut *store, "tls_load").ok(),
+            exports: Exports {
+                on_bar: instance.get_typed_func(&mut *store, "tls_on_bar")?,
+                on_fill: instance.get_typed_func(&mut *store, "tls_on_fill").ok(),
+                on_end: instance.get_typed_func(&mut *store, "tls_on_end").ok(),
+                alloc: alloc_fn,
+                save: instance.get_typed_func(&mut *store, "tls_save").ok(),
+                load: instance.get_typed_func(&mut *store, "tls_load").ok(),
+            },
             memory,
             input_at,
             actions_at,
@@ -431,7 +425,8 @@ impl Sandbox {
         }
         let feed = self.store.data().feed.clone();
         let fills = self.store.data_mut().run.open_bar(&feed, i);
-        if let Some(on_fill) = self.on_fill.clone() {
+        let ex = self.exports.clone();
+        if let Some(on_fill) = &ex.on_fill {
             for f in fills {
                 let at = self.fill_at;
                 if let Err(e) = self.call(|s| {
@@ -453,9 +448,9 @@ impl Sandbox {
             Some(r) => mem[r].copy_from_slice(input),
             None => return self.stop(i, "its input buffer left its memory".into()),
         }
-        let (input_at, actions_at, on_bar) = (self.input_at, self.actions_at, self.on_bar.clone());
+        let (input_at, actions_at) = (self.input_at, self.actions_at);
         let n = match self.call(|s| {
-            on_bar.call(
+            ex.on_bar.call(
                 &mut s.store,
                 (input_at, len as i32, actions_at, MAX_ACTIONS as i32),
             )
@@ -505,9 +500,10 @@ impl Sandbox {
 
     /// The module's state from `tls_save` (at most [`abi::MAX_STATE`] bytes), between bars.
     pub fn save(&mut self) -> Result<Vec<u8>, String> {
-        let save = self
+        let ex = self.exports.clone();
+        let save = ex
             .save
-            .clone()
+            .as_ref()
             .ok_or("the module does not export tls_save")?;
         let at = self.state_buffer()?;
         let budget = self.caps.fuel_per_call.saturating_mul(10);
@@ -526,9 +522,10 @@ impl Sandbox {
 
     /// Restores a state written by [`Sandbox::save`] with `tls_load`.
     pub fn load(&mut self, state: &[u8]) -> Result<(), String> {
-        let load = self
+        let ex = self.exports.clone();
+        let load = ex
             .load
-            .clone()
+            .as_ref()
             .ok_or("the module does not export tls_load")?;
         if state.len() > abi::MAX_STATE {
             return Err(format!("a state is at most {} bytes", abi::MAX_STATE));
@@ -551,7 +548,8 @@ impl Sandbox {
         if let Some(at) = self.state_at {
             return Ok(at);
         }
-        let alloc = self.alloc.clone();
+        let ex = self.exports.clone();
+        let alloc = &ex.alloc;
         let budget = self.caps.fuel_per_call.saturating_mul(10);
         let (at, _) =
             self.call_with(budget, |s| alloc.call(&mut s.store, abi::MAX_STATE as i32))?;
@@ -577,7 +575,7 @@ impl Sandbox {
     /// Calls `tls_on_end` (unless stopped) and returns the run and what was measured.
     pub fn finish(mut self) -> (Run, Usage) {
         if self.store.data().run.stopped().is_none()
-            && let Some(on_end) = self.on_end.clone()
+            && let Some(on_end) = self.exports.clone().on_end.clone()
         {
             let last = self.store.data().feed.len().saturating_sub(1);
             if let Err(e) = self.call(|s| on_end.call(&mut s.store, ())) {
@@ -602,15 +600,20 @@ fn self_write(s: &mut Sandbox, at: i32, bytes: &[u8]) -> wasmtime::Result<()> {
     Ok(())
 }
 
-/// What `setup` found in an instance.
-struct Parts {
-    memory: Memory,
+/// The module's functions the host calls after `tls_init`.
+struct Exports {
     on_bar: TypedFunc<(i32, i32, i32, i32), i32>,
     on_fill: Option<TypedFunc<(i32, i32), ()>>,
     on_end: Option<TypedFunc<(), ()>>,
     alloc: TypedFunc<i32, i32>,
     save: Option<TypedFunc<(i32, i32), i32>>,
     load: Option<TypedFunc<(i32, i32), i32>>,
+}
+
+/// What `setup` found in an instance.
+struct Parts {
+    memory: Memory,
+    exports: Exports,
     input_at: i32,
     actions_at: i32,
     fill_at: i32,
