@@ -41,6 +41,15 @@ cargo test -p tradeloop-wasm --target wasm32-unknown-unknown
 step "browser tests: the paper-trading page in headless Chromium (Debian), driven by playwright-core"
 need /usr/bin/chromium chromium chromium-driver
 node web/tests/browser.mjs
+cargo build -q -p tradeloop-host && TRADELOOP_BIN="$PWD/target/debug/tradeloop" node web/tests/strategies.mjs
+
+step "the AssemblyScript strategy: a fresh build (pinned asc, npm ci) equals the committed sma-cross-as.wasm; ABI shape; a run in node"
+strategies/assemblyscript/build.sh --check
+
+step "strategies against backtrader: the SMA crossover's trades equal backtrader's on SPY_1h (scripts/crosscheck); the strategy benchmark's smoke run (1 strategy, debug build: figures not meaningful)"
+TRADELOOP_BIN="$PWD/target/debug/tradeloop" SMA_WASM=web/strategies/sma-cross.wasm scripts/crosscheck/run.sh
+TRADELOOP_BIN="$PWD/target/debug/tradeloop" SMA_WASM=web/strategies/sma-cross.wasm COUNTS=1 REPEAT=1 \
+    scripts/bench/strategies.sh | tail -n 6
 
 step "the main job: tradeloop paper on the bundled SPY series, twice (the second run continues)"
 state="$(mktemp -d)/state"

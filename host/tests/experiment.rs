@@ -589,3 +589,22 @@ fn a_start_function_that_calls_the_host_gets_no_service_and_harms_no_one() {
     assert_eq!((r.sandbox.logs.len(), r.sandbox.dropped_logs), (0, 1));
     assert_eq!(r.sandbox.calls, 300);
 }
+
+#[test]
+fn the_assemblyscript_strategy_trades_exactly_like_the_rust_one() {
+    // strategies/assemblyscript: the same SMA crossover written against the raw ABI (no
+    // Rust SDK), its committed build (the test command checks it rebuilds byte for byte).
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../strategies/assemblyscript/sma-cross-as.wasm");
+    let mut opts = options(
+        vec![example("sma-cross"), StrategySource::read(&path).unwrap()],
+        5000,
+    );
+    opts.params = Params::from_toml("fast = 7\nslow = 25\nfraction = 0.5\n").unwrap();
+    let x = experiment::run(&opts).unwrap();
+    let (rust, asc) = (by_name(&x, "sma-cross"), by_name(&x, "sma-cross-as"));
+    assert!(asc.outcome.stopped.is_none(), "{:?}", asc.outcome.stopped);
+    assert!(rust.metrics.trades > 10);
+    assert_eq!(rust.outcome.trades, asc.outcome.trades);
+    assert_eq!(rust.outcome.trade_hash, asc.outcome.trade_hash);
+}
