@@ -71,9 +71,10 @@ cargo run -q -p tradeloop-host -- evaluate --data data/market/BTC-USD_1d.csv
 step "the same core tests compiled to WebAssembly (SIMD128), run in node's V8"
 cargo test -p tradeloop-core --target wasm32-wasip1
 
-step "no_std builds: wasm32 and bare-metal x86_64"
+step "no_std builds: wasm32 and bare-metal x86_64 (the core, and the backtest and strategy ABI crates)"
 cargo build -p tradeloop-core --no-default-features --target wasm32-unknown-unknown
 cargo build -p tradeloop-core --no-default-features --target x86_64-unknown-none
+cargo build -p tradeloop-backtest -p tradeloop-strategy --target x86_64-unknown-none
 
 step "the main job (example) on the bundled BTC-USD daily series"
 cargo run --release -p tradeloop-core --example paper -- data/market/BTC-USD_1d.csv
