@@ -2,6 +2,9 @@
 //! hand on a few made-up bars, the rejections of malformed actions, and a property test of
 //! arbitrary actions on arbitrary (valid) bars.
 
+mod common;
+
+use common::{action_bytes, encode};
 use proptest::prelude::*;
 use tradeloop_backtest::broker::{Broker, Costs, Trade, TradeEvent};
 use tradeloop_backtest::trades_hash;
@@ -40,14 +43,6 @@ fn costs(cash: f64, fee_rate: f64, slippage: f64) -> Costs {
         fee_rate,
         slippage,
     }
-}
-
-fn encode(actions: &[Action]) -> Vec<u8> {
-    let mut b = vec![0u8; actions.len() * Action::SIZE];
-    for (i, a) in actions.iter().enumerate() {
-        a.write(&mut b[i * Action::SIZE..]);
-    }
-    b
 }
 
 fn place(b: &mut Broker, bar: u32, actions: &[Action]) {
@@ -1120,54 +1115,6 @@ fn bars_strategy(n: std::ops::Range<usize>) -> impl Strategy<Value = Vec<Bar>> {
             }
             out
         })
-}
-
-fn size_strategy() -> impl Strategy<Value = f64> {
-    prop_oneof![
-        4 => 0.001f64..50.0,
-        1 => prop::sample::select(vec![
-            f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.0, -0.0, -1.0, 5e-324, 1e-300, 1e300,
-            1e307, f64::MAX,
-        ]),
-        1 => any::<f64>(),
-    ]
-}
-
-fn price_strategy() -> impl Strategy<Value = f64> {
-    prop_oneof![
-        4 => 1.0f64..1_200.0,
-        1 => prop::sample::select(vec![f64::NAN, f64::INFINITY, 0.0, -3.0, 5e-324, 1e300, f64::MAX]),
-        1 => any::<f64>(),
-    ]
-}
-
-/// One action record's bytes: mostly well-formed fields, with bad codes, sizes and prices
-/// mixed in, or 32 arbitrary bytes.
-fn action_bytes() -> impl Strategy<Value = [u8; Action::SIZE]> {
-    let fields = (
-        prop_oneof![8 => 1u8..=5, 1 => any::<u8>()],
-        prop_oneof![8 => 0u8..=1, 1 => any::<u8>()],
-        prop_oneof![8 => 0u8..=1, 1 => any::<u8>()],
-        any::<u32>(),
-        size_strategy(),
-        price_strategy(),
-        prop_oneof![4 => 0u32..40, 1 => any::<u32>()],
-    )
-        .prop_map(|(kind, side, flags, tag, size, price, order_id)| {
-            let mut b = [0u8; Action::SIZE];
-            Action {
-                kind,
-                side,
-                tag,
-                size,
-                price,
-                order_id,
-                flags,
-            }
-            .write(&mut b);
-            b
-        });
-    prop_oneof![6 => fields, 1 => any::<[u8; Action::SIZE]>()]
 }
 
 /// Per bar: the action records and the count returned (sometimes more than are there, or

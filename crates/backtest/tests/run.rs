@@ -1,6 +1,9 @@
 //! One strategy's run: what its imports can see (no lookahead), `suggest` and the engine
 //! fork, stopping, the records it exchanges, and a property test of arbitrary actions.
 
+mod common;
+
+use common::{action_bytes, encode};
 use proptest::prelude::*;
 use tradeloop_backtest::run::suggest_error;
 use tradeloop_backtest::{Costs, Feed, Run, Stopped, fresh_engine, trades_hash};
@@ -36,14 +39,6 @@ fn candles(n: usize) -> Vec<Candle> {
 
 fn feed(n: usize) -> Feed {
     Feed::new(&candles(n)).expect("valid candles")
-}
-
-fn encode(actions: &[Action]) -> Vec<u8> {
-    let mut b = vec![0u8; actions.len() * Action::SIZE];
-    for (i, a) in actions.iter().enumerate() {
-        a.write(&mut b[i * Action::SIZE..]);
-    }
-    b
 }
 
 fn submit(run: &mut Run, i: usize, actions: &[Action]) {
@@ -595,45 +590,6 @@ fn candles_strategy() -> impl Strategy<Value = Vec<Candle>> {
         })
 }
 
-fn action_bytes() -> impl Strategy<Value = [u8; Action::SIZE]> {
-    let size = prop_oneof![
-        4 => 0.001f64..50.0,
-        1 => prop::sample::select(vec![f64::NAN, f64::INFINITY, 0.0, -1.0, 5e-324, 1e300, f64::MAX]),
-        1 => any::<f64>(),
-    ];
-    let price = prop_oneof![
-        4 => 0.5f64..1_500.0,
-        1 => prop::sample::select(vec![f64::NAN, f64::NEG_INFINITY, 0.0, -3.0, 1e-300, f64::MAX]),
-        1 => any::<f64>(),
-    ];
-    let fields = (
-        prop_oneof![8 => 1u8..=5, 1 => any::<u8>()],
-        prop_oneof![8 => 0u8..=1, 1 => any::<u8>()],
-        prop_oneof![8 => 0u8..=1, 1 => any::<u8>()],
-        any::<u32>(),
-        size,
-        price,
-        prop_oneof![4 => 0u32..40, 1 => any::<u32>()],
-    )
-        .prop_map(|(kind, side, flags, tag, size, price, order_id)| {
-            let mut b = [0u8; Action::SIZE];
-            Action {
-                kind,
-                side,
-                tag,
-                size,
-                price,
-                order_id,
-                flags,
-            }
-            .write(&mut b);
-            b
-        });
-    prop_oneof![6 => fields, 1 => any::<[u8; Action::SIZE]>()]
-}
-
-/// Per bar: action records and what `on_bar` returned (usually their count; sometimes more
-/// than are there, more than the cap, or negative).
 fn batches() -> impl Strategy<Value = Vec<(Vec<[u8; Action::SIZE]>, Option<i32>)>> {
     prop::collection::vec(
         (
