@@ -103,8 +103,9 @@ fn render(x: &Experiment, images: bool) -> String {
     let costs = &c["costs"];
     md.paragraph(&format!(
         "Seed {}; starting cash {}, fee {} and slippage {} per fill; fuel {} per call, memory \
-         cap {} MiB; tradeloop {}, wasmtime {}, strategy ABI {}. Hashes of every module and \
-         series are in `manifest.json`. {} strategy-bars in {:.2} s.",
+         cap {} MiB; tradeloop {}, wasmtime {}, strategy ABI {}. {} strategy-bars in {:.2} s. \
+         The modules and series (BLAKE3; the full manifest is `manifest.json` with `--out`, \
+         and in `--json`):",
         c["seed"],
         costs["cash"],
         costs["fee_rate"],
@@ -117,6 +118,7 @@ fn render(x: &Experiment, images: bool) -> String {
         x.timing.strategy_bars,
         x.timing.run_seconds,
     ));
+    md.table(&inputs_table(&x.manifest));
     for s in &x.series {
         let (first, last) = (s.times.first().copied(), s.times.last().copied());
         md.heading(2, &s.name);
@@ -153,6 +155,24 @@ fn render(x: &Experiment, images: bool) -> String {
         }
     }
     md.finish()
+}
+
+/// The run's inputs from the manifest: each module and series with its BLAKE3 hash.
+fn inputs_table(manifest: &serde_json::Value) -> Table {
+    let mut t = Table::new(&["Input", "Name", "File", "BLAKE3"]);
+    let empty = Vec::new();
+    for (kind, key) in [("strategy", "strategies"), ("series", "data")] {
+        for m in manifest[key].as_array().unwrap_or(&empty) {
+            let hash = m["blake3"].as_str().unwrap_or("");
+            t.row([
+                kind.to_string(),
+                m["name"].as_str().unwrap_or("").to_string(),
+                m["file"].as_str().unwrap_or("").to_string(),
+                format!("`{}`", &hash[..hash.len().min(16)]),
+            ]);
+        }
+    }
+    t
 }
 
 fn results_table<'a>(rows: impl Iterator<Item = (&'a str, &'a Metrics)>) -> Table {
