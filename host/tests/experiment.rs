@@ -514,6 +514,7 @@ fn the_command_prints_json_and_writes_the_report_and_manifest() {
         "Out-of-sample",
         "fuel p99",
         "equity-spy.svg",
+        "| series | spy |",
     ] {
         assert!(md.contains(needle), "report.md lacks {needle}");
     }
