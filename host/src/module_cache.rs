@@ -1,5 +1,7 @@
-//! The compiled plugin, cached on disk so that a `tradeloop` call does not pay Cranelift's
-//! compilation (about a second) every time it starts.
+//! Compiled modules, cached on disk so that a `tradeloop` call does not pay Cranelift's
+//! compilation every time it starts: the plugin (about a second) and strategy modules
+//! (`tradeloop experiment`; tens of ms each). Each [`Kind`] has its own file prefix and its
+//! own number of files kept, so strategies never push the plugin out.
 //!
 //! - **Where.** `$TRADELOOP_CACHE_DIR`, else `$XDG_CACHE_HOME/tradeloop`, else
 //!   `$HOME/.cache/tradeloop`; `TRADELOOP_CACHE_DIR=off` turns the cache off. The directory is
@@ -26,8 +28,31 @@ use wasmtime::{Engine, Module};
 const MAGIC: &[u8; 8] = b"TLCWASM1";
 /// Bytes of the MAC after the magic.
 const MAC_LEN: usize = 32;
-/// Cached modules kept in the directory (other builds' too); the oldest go first.
-const KEEP: usize = 4;
+/// What a cached module is: its file prefix and how many of its kind are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `tradeloop-plugin` (this build's and other builds'): 4 kept.
+    Plugin,
+    /// Strategy modules of `tradeloop experiment`: 64 kept.
+    Strategy,
+}
+
+impl Kind {
+    fn prefix(self) -> &'static str {
+        match self {
+            Kind::Plugin => "plugin-",
+            Kind::Strategy => "strategy-",
+        }
+    }
+
+    /// Files of this kind kept in the directory; the oldest go first.
+    fn keep(self) -> usize {
+        match self {
+            Kind::Plugin => 4,
+            Kind::Strategy => 64,
+        }
+    }
+}
 
 /// How [`load_or_compile`] got its module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,9 +79,10 @@ pub fn default_dir() -> Option<PathBuf> {
 }
 
 /// `wasm` compiled for `engine`: from the cache in `dir` if it holds a file this program
-/// wrote for exactly this module and engine, else compiled (and cached when possible).
-/// Fails only if the module does not compile.
+/// wrote for exactly this module and engine, else compiled (and cached when possible, as a
+/// module of `kind`). Fails only if the module does not compile.
 pub fn load_or_compile(
+    kind: Kind,
     engine: &Engine,
     wasm: &[u8],
     dir: Option<&Path>,
@@ -65,7 +91,7 @@ pub fn load_or_compile(
         return Ok((Module::new(engine, wasm)?, Source::Uncached));
     };
     let id = module_id(engine, wasm);
-    let path = dir.join(format!("plugin-{}.cwasm", hex(&id[..16])));
+    let path = dir.join(format!("{}{}.cwasm", kind.prefix(), hex(&id[..16])));
     if let Some(module) = read(&path, engine, &id, &secret) {
         return Ok((module, Source::Cache));
     }
@@ -77,7 +103,7 @@ pub fn load_or_compile(
         file.extend_from_slice(&mac);
         file.extend_from_slice(&bytes);
         if crate::store::write_file_atomically(&path, &file).is_ok() {
-            prune(dir);
+            prune(dir, kind);
         }
     }
     Ok((module, Source::Compiled))
@@ -193,8 +219,8 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Removes all but the [`KEEP`] most recently written modules.
-fn prune(dir: &Path) {
+/// Removes all but the [`Kind::keep`] most recently written modules of `kind`.
+fn prune(dir: &Path, kind: Kind) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
@@ -203,12 +229,12 @@ fn prune(dir: &Path) {
         .filter(|e| {
             let name = e.file_name();
             let name = name.to_string_lossy();
-            name.starts_with("plugin-") && name.ends_with(".cwasm")
+            name.starts_with(kind.prefix()) && name.ends_with(".cwasm")
         })
         .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
         .collect();
     files.sort_by_key(|f| std::cmp::Reverse(f.0));
-    for (_, path) in files.into_iter().skip(KEEP) {
+    for (_, path) in files.into_iter().skip(kind.keep()) {
         let _ = fs::remove_file(path);
     }
 }
@@ -249,7 +275,7 @@ mod tests {
     fn compiled_once_then_read_back_and_only_our_own_files() {
         let dir = temp("own");
         let engine = Engine::default();
-        let load = || load_or_compile(&engine, WAT.as_bytes(), Some(&dir)).unwrap();
+        let load = || load_or_compile(Kind::Plugin, &engine, WAT.as_bytes(), Some(&dir)).unwrap();
         let (m, source) = load();
         assert_eq!(source, Source::Compiled);
         assert_eq!(run(&engine, &m), 7);
@@ -291,6 +317,7 @@ mod tests {
 
         // Another module, or an engine configured differently, names another file.
         let (_, source) = load_or_compile(
+            Kind::Plugin,
             &engine,
             br#"(module (func (export "f") (result i32) (i32.const 8)))"#,
             Some(&dir),
@@ -300,7 +327,8 @@ mod tests {
         let mut config = wasmtime::Config::new();
         config.cranelift_opt_level(wasmtime::OptLevel::None);
         let other = Engine::new(&config).unwrap();
-        let (m, source) = load_or_compile(&other, WAT.as_bytes(), Some(&dir)).unwrap();
+        let (m, source) =
+            load_or_compile(Kind::Plugin, &other, WAT.as_bytes(), Some(&dir)).unwrap();
         assert_eq!(source, Source::Compiled);
         assert_eq!(run(&other, &m), 7);
         assert_eq!(
@@ -319,6 +347,37 @@ mod tests {
     }
 
     #[test]
+    fn strategies_are_kept_apart_from_the_plugin() {
+        let dir = temp("kinds");
+        let engine = Engine::default();
+        load_or_compile(Kind::Plugin, &engine, WAT.as_bytes(), Some(&dir)).unwrap();
+        for k in 0..Kind::Strategy.keep() + 2 {
+            let wat = format!(r#"(module (func (export "f") (result i32) (i32.const {k})))"#);
+            let (_, source) =
+                load_or_compile(Kind::Strategy, &engine, wat.as_bytes(), Some(&dir)).unwrap();
+            assert_eq!(source, Source::Compiled);
+        }
+        let count = |prefix: &str| {
+            fs::read_dir(&dir)
+                .unwrap()
+                .filter(|e| {
+                    e.as_ref()
+                        .unwrap()
+                        .file_name()
+                        .to_string_lossy()
+                        .starts_with(prefix)
+                })
+                .count()
+        };
+        assert_eq!(count("strategy-"), Kind::Strategy.keep());
+        assert_eq!(count("plugin-"), 1, "the plugin was pushed out");
+        let (_, source) =
+            load_or_compile(Kind::Plugin, &engine, WAT.as_bytes(), Some(&dir)).unwrap();
+        assert_eq!(source, Source::Cache);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn a_directory_others_may_write_is_not_used() {
         let dir = temp("shared");
         fs::create_dir_all(&dir).unwrap();
@@ -327,7 +386,8 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
             let engine = Engine::default();
-            let (_, source) = load_or_compile(&engine, WAT.as_bytes(), Some(&dir)).unwrap();
+            let (_, source) =
+                load_or_compile(Kind::Plugin, &engine, WAT.as_bytes(), Some(&dir)).unwrap();
             assert_eq!(source, Source::Uncached);
             assert_eq!(fs::read_dir(&dir).unwrap().count(), 0, "nothing written");
         }
@@ -338,8 +398,16 @@ mod tests {
     fn a_module_that_does_not_compile_is_an_error_with_or_without_a_cache() {
         let dir = temp("bad");
         let engine = Engine::default();
-        assert!(load_or_compile(&engine, b"(module (func (result i32)))", Some(&dir)).is_err());
-        assert!(load_or_compile(&engine, b"not wasm", None).is_err());
+        assert!(
+            load_or_compile(
+                Kind::Plugin,
+                &engine,
+                b"(module (func (result i32)))",
+                Some(&dir)
+            )
+            .is_err()
+        );
+        assert!(load_or_compile(Kind::Plugin, &engine, b"not wasm", None).is_err());
         let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -151,9 +151,14 @@ impl Plugin {
         let module = MODULE
             .get_or_init(|| {
                 let dir = crate::module_cache::default_dir();
-                crate::module_cache::load_or_compile(engine, crate::PLUGIN_WASM, dir.as_deref())
-                    .map(|(module, _)| module)
-                    .map_err(|e| format!("the module does not compile: {}", chain(&e)))
+                crate::module_cache::load_or_compile(
+                    crate::module_cache::Kind::Plugin,
+                    engine,
+                    crate::PLUGIN_WASM,
+                    dir.as_deref(),
+                )
+                .map(|(module, _)| module)
+                .map_err(|e| format!("the module does not compile: {}", chain(&e)))
             })
             .clone()
             .map_err(PluginError::Abi)?;

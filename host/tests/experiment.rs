@@ -534,7 +534,7 @@ fn a_saved_strategy_state_loads_into_a_fresh_instance() {
         memory: 16 << 20,
     };
     let start = |name: &str| {
-        let module = sandbox::compile(&engine, &example(name).bytes).unwrap();
+        let module = sandbox::compile(&engine, &example(name).bytes, None).unwrap();
         let fork = fresh_engine(7, &feed).unwrap();
         let run = Run::new(Costs::default(), "SPY", Some(fork)).unwrap();
         Sandbox::start(&engine, &module, run, feed.clone(), String::new(), 7, caps)

@@ -300,6 +300,7 @@ pub fn run(opts: &Options) -> anyhow::Result<Experiment> {
         .checked()
         .ok_or_else(|| anyhow!("cash must be > 0, and fee and slippage in [0, 0.5]"))?;
     let engine = sandbox::engine()?;
+    let cache = crate::module_cache::default_dir();
     let started = Instant::now();
     // Identical files compile once.
     let mut compiled: BTreeMap<[u8; 32], Result<wasmtime::Module, String>> = BTreeMap::new();
@@ -309,7 +310,8 @@ pub fn run(opts: &Options) -> anyhow::Result<Experiment> {
             compiled
                 .entry(*blake3::hash(&s.bytes).as_bytes())
                 .or_insert_with(|| {
-                    sandbox::compile(&engine, &s.bytes).map_err(|e| format!("{e:#}"))
+                    sandbox::compile(&engine, &s.bytes, cache.as_deref())
+                        .map_err(|e| format!("{e:#}"))
                 })
                 .clone()
         })

@@ -2,9 +2,12 @@
 //! cap and a fixed stack, the imports of strategy ABI v1 served from its [`Run`], and bounds
 //! checks on every pointer it hands over. Anything that goes wrong stops this strategy only.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail};
+
+use crate::module_cache;
 use tradeloop_backtest::{Feed, Run};
 use tradeloop_strategy::abi::{
     self, Action, CANDLE_FEATURES, Config, Fill, IMPORT_MODULE, MAX_ACTIONS, MAX_INPUT,
@@ -47,10 +50,13 @@ pub fn engine() -> anyhow::Result<Engine> {
     Engine::new(&c).map_err(|e| anyhow!("cannot create the wasmtime engine: {e:#}"))
 }
 
-/// Compiles `bytes` (a `.wasm` file, or WebAssembly text) and checks its imports and exports
+/// Compiles `bytes` (a `.wasm` file, or WebAssembly text), or reads it compiled from the
+/// module cache in `cache` ([`crate::module_cache`]), and checks its imports and exports
 /// against the ABI, naming the first thing that is wrong.
-pub fn compile(engine: &Engine, bytes: &[u8]) -> anyhow::Result<Module> {
-    let module = Module::new(engine, bytes).map_err(|e| anyhow!("not a valid module: {e}"))?;
+pub fn compile(engine: &Engine, bytes: &[u8], cache: Option<&Path>) -> anyhow::Result<Module> {
+    let (module, _) =
+        module_cache::load_or_compile(module_cache::Kind::Strategy, engine, bytes, cache)
+            .map_err(|e| anyhow!("not a valid module: {e}"))?;
     for i in module.imports() {
         if i.module() != IMPORT_MODULE || !IMPORTS.contains(&i.name()) {
             bail!(
