@@ -332,13 +332,13 @@ pub fn run(opts: &Options) -> anyhow::Result<Experiment> {
     let bar = progress_bar(opts.progress, total);
     for (src, feed) in opts.series.iter().zip(feeds) {
         let feed = Arc::new(feed);
+        // The starting engine, once per series; every fork is a clone of it.
         let start = match &opts.engine {
-            Some(bytes) => bytes.clone(),
-            None => fresh_engine(opts.seed, &feed)
-                .map_err(|e| anyhow!("starting engine: {e}"))?
-                .snapshot(),
+            Some(bytes) => {
+                Engine::restore(bytes).map_err(|e| anyhow!("the starting checkpoint: {e}"))?
+            }
+            None => fresh_engine(opts.seed, &feed).map_err(|e| anyhow!("starting engine: {e}"))?,
         };
-        Engine::restore(&start).map_err(|e| anyhow!("the starting checkpoint: {e}"))?;
         let symbol = symbol_of(&src.name);
         let mut lanes: Vec<Lane> = Vec::new();
         for (s, m) in strategies.iter().zip(&modules) {
@@ -348,11 +348,7 @@ pub fn run(opts: &Options) -> anyhow::Result<Experiment> {
                 m.imports()
                     .any(|i| i.module() == abi::IMPORT_MODULE && i.name() == "suggest")
             });
-            let fork = if asks {
-                Some(Engine::restore(&start).map_err(|e| anyhow!("engine fork: {e}"))?)
-            } else {
-                None
-            };
+            let fork = asks.then(|| start.clone());
             let run = Run::new(costs, &symbol, fork).map_err(|e| anyhow!("{e}"))?;
             let lane = match m {
                 Ok(module) => match Sandbox::start(
@@ -474,14 +470,15 @@ fn result(
 ) -> StrategyResult {
     let bars = feed.bars();
     let n = feed.len();
-    let mut fuel = usage.fuel.clone();
+    let calls = usage.fuel.len();
+    let mut fuel = usage.fuel;
     let sandbox = SandboxFigures {
         fuel_p50: percentile(&mut fuel, 0.5),
         fuel_p99: percentile(&mut fuel, 0.99),
         peak_memory: usage.peak_memory,
         logs: usage.logs,
         dropped_logs: usage.dropped_logs,
-        calls: usage.fuel.len(),
+        calls,
     };
     StrategyResult {
         name: name.into(),

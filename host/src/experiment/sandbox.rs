@@ -580,8 +580,9 @@ impl Sandbox {
 
     /// Calls `tls_on_end` (unless stopped) and returns the run and what was measured.
     pub fn finish(mut self) -> (Run, Usage) {
+        let ex = self.exports.clone();
         if self.store.data().run.stopped().is_none()
-            && let Some(on_end) = self.exports.clone().on_end.clone()
+            && let Some(on_end) = &ex.on_end
         {
             let last = self.store.data().feed.len().saturating_sub(1);
             if let Err(e) = self.call(|s| on_end.call(&mut s.store, ())) {
