@@ -15,7 +15,7 @@ use serde::Serialize;
 use tradeloop_core::command::{CloseTrade, Command, OpenTrade, Reply, SuggestRequest};
 use tradeloop_core::{Engine, ExitReason, Side as EngineSide};
 use tradeloop_strategy::abi::{
-    Bar, CANDLE_FEATURES, Config, Fill, Input, MAX_ACTIONS, Side, Suggestion,
+    Bar, CANDLE_FEATURES, Config, Fill, Input, MAX_ACTIONS, MAX_HISTORY, Side, Suggestion,
 };
 
 use crate::broker::{Broker, Costs, Rejections, Trade, TradeEvent};
@@ -284,13 +284,14 @@ impl Run {
         }
     }
 
-    /// `history`: bars `from .. from + count` clipped to the bars that have closed, written
-    /// to `out` (cleared); returns how many.
+    /// `history`: bars `from .. from + count` clipped to the bars that have closed and to
+    /// [`MAX_HISTORY`], written to `out` (cleared); returns how many.
     pub fn history(&self, feed: &Feed, from: u32, count: u32, out: &mut Vec<u8>) -> usize {
         out.clear();
         let Some(cur) = self.current else { return 0 };
         let from = from as usize;
-        let end = from.saturating_add(count as usize).min(cur + 1);
+        let count = count.min(MAX_HISTORY) as usize;
+        let end = from.saturating_add(count).min(cur + 1);
         if from >= end {
             return 0;
         }

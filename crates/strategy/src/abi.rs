@@ -19,6 +19,8 @@ pub const INPUT_HEADER: usize = 88;
 pub const MAX_INPUT: usize = INPUT_HEADER + MAX_OPEN_ORDERS * Order::SIZE;
 /// Length of the candle feature vector `features` writes.
 pub const CANDLE_FEATURES: usize = 32;
+/// Most bars one `history` call copies.
+pub const MAX_HISTORY: u32 = 1 << 16;
 /// Most bytes `tls_save` may write.
 pub const MAX_STATE: usize = 1 << 20;
 /// Longest log line kept, in bytes.

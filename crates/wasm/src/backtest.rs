@@ -42,8 +42,6 @@ use crate::convert::{OrThrow, from_js, given, input_error, js_error, merged, to_
 
 /// Bytes of the actions buffer a host gives `tls_on_bar` (`MAX_ACTIONS` records).
 const ACTIONS_BYTES: usize = MAX_ACTIONS * Action::SIZE;
-/// Most bars one `history` call copies (as in `tradeloop experiment`).
-const MAX_HISTORY: u32 = 1 << 16;
 
 /// The bars of an experiment, validated, with their candle features (computed once and
 /// shared by every `StrategyRun` made from it).
@@ -401,7 +399,7 @@ impl StrategyRun {
         };
         let mut buf = std::mem::take(&mut self.scratch);
         let run = self.run()?;
-        run.history(&self.feed, from, count.min(MAX_HISTORY), &mut buf);
+        run.history(&self.feed, from, count, &mut buf);
         let out = Uint8Array::from(&buf[..]);
         self.scratch = buf;
         Ok(Some(out))

@@ -25,8 +25,6 @@ const IMPORTS: [&str; 5] = ["history", "features", "suggest", "param", "log"];
 /// module's behalf counts against its budget).
 const HISTORY_FUEL_PER_BAR: u64 = 20;
 const SUGGEST_FUEL: u64 = 200_000;
-/// Most bars one `history` call copies.
-const MAX_HISTORY: u32 = 1 << 16;
 /// The fixed stack of every module.
 const STACK: usize = 512 * 1024;
 
@@ -125,9 +123,7 @@ fn linker(engine: &Engine) -> wasmtime::Result<Linker<Guest>> {
             };
             let g = c.data_mut();
             let mut buf = std::mem::take(&mut g.scratch);
-            let n = g
-                .run
-                .history(&g.feed, from, count.min(MAX_HISTORY), &mut buf);
+            let n = g.run.history(&g.feed, from, count, &mut buf);
             let ok = span(out, buf.len(), mem.data_size(&c))
                 .map(|r| mem.data_mut(&mut c)[r].copy_from_slice(&buf))
                 .is_some();
