@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::loss::{Loss, Target, activation_derivative, loss_and_delta};
 use super::optim::Optimizer;
-use super::simd::Backend;
+use tradeloop_kernels::Backend;
 use super::{fast, kernels};
 use crate::error::{Error, check};
 use crate::rng::SplitMix64;

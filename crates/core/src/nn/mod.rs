@@ -10,10 +10,9 @@ mod loss;
 mod mlp;
 mod norm;
 mod optim;
-pub(crate) mod simd;
 
 pub use loss::{Loss, Target, softmax};
 pub use mlp::{Activation, Batch, Init, Mlp, MlpSpec, Workspace};
 pub use norm::Normalizer;
 pub use optim::{OptimConfig, OptimKind, Optimizer};
-pub use simd::Backend;
+pub use tradeloop_kernels::Backend;

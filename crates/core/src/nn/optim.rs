@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use super::kernels::{self, AdamStep, SgdStep};
-use super::simd::Backend;
+use tradeloop_kernels::Backend;
 use crate::error::{Error, check};
 
 /// Which update rule, with its own hyper-parameters.

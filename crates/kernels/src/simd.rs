@@ -1,6 +1,6 @@
 //! Sixteen-lane `f32` vectors with one canonical arithmetic, on four backends.
 //!
-//! Every kernel in [`super::kernels`] is written once, generic over [`Lanes`]. A `Lanes`
+//! Every kernel in [`crate::kernels`] is written once, generic over [`Lanes`]. A `Lanes`
 //! value is a *16-lane* vector whatever the hardware width: one AVX-512 register, two AVX
 //! registers, four wasm `v128`s, or a plain `[f32; 16]`. All operations are exact IEEE-754
 //! lane-wise operations (add, sub, mul, div, sqrt, compare-select: no FMA, no reciprocal
@@ -479,7 +479,7 @@ mod wasm {
 /// Which kernel implementation runs. All produce identical bits; they differ in speed.
 ///
 /// A `Backend` can only be obtained for instructions the running CPU supports, so the
-/// dispatch in [`super::kernels`] is sound.
+/// dispatch in [`crate::kernels`] is sound.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Backend(pub(crate) Kind);
 
