@@ -198,6 +198,7 @@ pub fn decode(bytes: &[u8]) -> Result<v4::EngineV4<'static>, CheckpointError> {
 }
 
 /// An engine from the payload of schema 1, 2 or 3, upgraded.
+#[cfg(feature = "upgrade")]
 fn read_old(schema: u16, payload: &[u8]) -> Result<Engine, CheckpointError> {
     let v3 = match schema {
         1 => v3::upgrade(
@@ -209,6 +210,18 @@ fn read_old(schema: u16, payload: &[u8]) -> Result<Engine, CheckpointError> {
     };
     v3.into_engine().map_err(CheckpointError::Invalid)
 }
+
+/// Without the `upgrade` feature (the browser's lean package) only the current schema is
+/// read; an older file is refused, unchanged, with the way to upgrade it.
+#[cfg(not(feature = "upgrade"))]
+fn read_old(_schema: u16, _payload: &[u8]) -> Result<Engine, CheckpointError> {
+    Err(CheckpointError::Invalid(OLD_SCHEMA))
+}
+
+/// Why a build without the `upgrade` feature refuses a schema 1-3 checkpoint.
+pub const OLD_SCHEMA: &str = "an older checkpoint schema (1 to 3) that this build does not \
+    upgrade (built without the `upgrade` feature): upgrade the file with `tradeloop import`, \
+    or open it with a full build";
 
 fn take<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, CheckpointError> {
     let (dto, rest) =
