@@ -28,7 +28,7 @@
 //                   reason } | null, fills, rejections, engine_refusals, logs, logs_dropped,
 //                   equity: Float64Array }: StrategyRun.finish()'s result.
 
-import init, { BacktestFeed, StrategyRun } from './pkg/tradeloop_wasm.js';
+import init, { BacktestFeed, StrategyRun } from './pkg-full/tradeloop_wasm.js';
 
 const IMPORT_MODULE = 'tradeloop_strategy';
 const IMPORTS = ['history', 'features', 'suggest', 'param', 'log'];

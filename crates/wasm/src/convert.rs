@@ -3,7 +3,7 @@
 use js_sys::{Array, Object, Reflect};
 use serde::de::DeserializeOwned;
 use serde::ser::{self, Serialize, Serializer};
-use tradeloop_core::{CheckpointError, Error};
+use tradeloop_core::Error;
 use wasm_bindgen::{JsCast, JsValue};
 
 /// How replies become JS values: `Option::None` as `null`, maps as plain objects, byte
@@ -118,7 +118,8 @@ pub(crate) fn core_error(err: &Error) -> JsValue {
 }
 
 /// A checkpoint error as a thrown value (see [`core_error`]).
-pub(crate) fn checkpoint_error(err: CheckpointError) -> JsValue {
+#[cfg(feature = "full")]
+pub(crate) fn checkpoint_error(err: tradeloop_core::CheckpointError) -> JsValue {
     core_error(&Error::Checkpoint(err))
 }
 

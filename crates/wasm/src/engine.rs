@@ -3,6 +3,7 @@
 use js_sys::Uint8Array;
 use tradeloop_core::command::{ForecastRequest, Observation, SuggestRequest};
 use tradeloop_core::lifecycle::policy::LearnMode;
+#[cfg(feature = "full")]
 use tradeloop_core::ranking::{NoRanker, RankRequest, Ranker};
 use tradeloop_core::{
     CloseTrade, Command, EngineConfig, Error, ExitMode, LearnRequest, OpenTrade, Query, Reply,
@@ -10,6 +11,7 @@ use tradeloop_core::{
 use wasm_bindgen::prelude::*;
 
 use crate::convert::{OrThrow, from_js, given, id, merged, now, to_js};
+#[cfg(feature = "full")]
 use crate::ranker::JsRanker;
 
 /// The learning engine: journal, replay buffer, signal model with its versions, level
@@ -254,6 +256,7 @@ impl Engine {
         expect!(self.run(Command::SetExitMode(mode), now)?, ExitMode)
     }
 
+    #[cfg(feature = "full")]
     /// Ranks a universe and opens a long trade for each of the top `k`. `scorer` gets the
     /// candidates' features row after row (`rows.length / dim` rows) and returns one score
     /// per row, optionally with a class per row (0 loss, 1 flat, 2 win); the model is

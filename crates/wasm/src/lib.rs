@@ -3,14 +3,19 @@
 //! tradeloop's core for JavaScript, built with wasm-bindgen (`web/build.sh` makes the ES
 //! module `web/pkg/tradeloop_wasm.js` with TypeScript types in `tradeloop_wasm.d.ts`).
 //!
+//! Two builds: the lean package a paper-trading page needs (`web/pkg`, no features) and the
+//! full one (`web/pkg-full`, feature `full`), which adds what is marked *full* below.
+//!
 //! * [`Engine`]: the learning engine, one camelCase method per core command, snapshots as
-//!   `Uint8Array` in the host's checkpoint format.
+//!   `Uint8Array` in the host's checkpoint format. The lean build restores schema-4
+//!   checkpoints only (an older one throws `kind` "Checkpoint"); *full* also reads schemas
+//!   1-3 and has `rank` with a JS scorer.
 //! * [`PaperTrader`]: the built-in rule strategy, bar by bar, with its own snapshot.
-//! * [`BacktestFeed`], [`StrategyRun`]: backtests of strategy modules (strategy ABI v1) that
-//!   JS runs itself, e.g. in a Worker (`web/strategy-worker.js`): everything but the
+//! * *full:* `BacktestFeed`, `StrategyRun`: backtests of strategy modules (strategy ABI v1)
+//!   that JS runs itself, e.g. in a Worker (`web/strategy-worker.js`): everything but the
 //!   WebAssembly runtime, the same code as `tradeloop experiment`, so the same trade hashes.
-//! * [`version`], [`default_config`], [`default_paper_config`], [`parse_csv`],
-//!   [`inspect_checkpoint`].
+//! * [`version`], [`default_config`], [`default_paper_config`], [`parse_csv`]; *full:*
+//!   `inspectCheckpoint`.
 //!
 //! Values cross as plain JS objects in the core's serde shapes: structs as objects with
 //! snake_case fields, enums externally tagged (`{ Open: {...} }`, unit variants as strings
@@ -26,10 +31,12 @@
 //! one when the caller gives none; time comes with each command as `now` (ms since the
 //! epoch, `Date.now()` when omitted).
 
+#[cfg(feature = "full")]
 mod backtest;
 mod convert;
 mod engine;
 mod paper;
+#[cfg(feature = "full")]
 mod ranker;
 mod types;
 
@@ -41,11 +48,12 @@ use tradeloop_core::checkpoint;
 use tradeloop_core::paper::PaperConfig;
 use wasm_bindgen::prelude::*;
 
+#[cfg(feature = "full")]
 pub use backtest::{BacktestFeed, StrategyRun};
 pub use engine::Engine;
 pub use paper::PaperTrader;
 
-use convert::{checkpoint_error, js_error, to_js};
+use convert::{js_error, to_js};
 
 /// The package and checkpoint schema, e.g. `"tradeloop-wasm 0.1.0 (checkpoint schema 4)"`.
 #[wasm_bindgen]
@@ -83,8 +91,9 @@ pub fn parse_csv(text: &str) -> Result<JsValue, JsValue> {
 /// Decodes checkpoint bytes (any schema, upgraded to the current one) into the persisted
 /// state, the same document `tradeloop inspect FILE` prints as JSON. Bad bytes throw
 /// (`kind` "Checkpoint").
+#[cfg(feature = "full")]
 #[wasm_bindgen(js_name = inspectCheckpoint, unchecked_return_type = "CheckpointDocument")]
 pub fn inspect_checkpoint(bytes: &[u8]) -> Result<JsValue, JsValue> {
-    let doc = checkpoint::decode(bytes).map_err(checkpoint_error)?;
+    let doc = checkpoint::decode(bytes).map_err(convert::checkpoint_error)?;
     to_js(&doc)
 }
