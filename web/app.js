@@ -26,6 +26,16 @@ const EXPERT_COLORS = ['#8a94a6', '#b388ff', '#4c9aff', '#9cc6ff', '#2bb673', '#
 /** Points kept of the per-close histories (ε, expert weights). */
 const HISTORY = 5000;
 const CHECKPOINT_FORMAT = 1;
+/**
+ * Events between two checkpoints. A checkpoint is the engine's snapshot (up to ~2 MB) and an
+ * event a few hundred bytes, so a reload replays at most this many events (and the bars
+ * between them) for a write every 64 events instead of one with every event.
+ */
+const CHECKPOINT_EVERY = 64;
+/** Events kept in IndexedDB before the checkpoint (the log stays readable); older ones are pruned. */
+const EVENTS_KEPT = 5000;
+/** While writes fail, they are tried again this often, besides with every new event and on Retry. */
+const RETRY_MS = 10_000;
 const EXIT_LABEL = { Stop: 'SL', Target: 'TP', Timeout: 'time', Manual: 'close' };
 
 const $ = (id) => document.getElementById(id);
@@ -37,7 +47,20 @@ const S = {
   trader: null,
   series: null, // { id, name, symbol, candles, packed? }
   next: 0, // index of the next bar to replay
-  seq: 0, // journalled events so far
+  seq: 0, // journalled events so far, saved or not
+  // Persistence (see "persistence" below): the events not yet committed, in seq order; the
+  // last committed seq; the seq of the committed checkpoint (null: none yet); whether the
+  // next write must carry a checkpoint; the write in progress; the error of the last write
+  // while writes fail; the bar index of the last event; what the committed writes held.
+  unsaved: [],
+  saved: 0,
+  checkpointSeq: null,
+  needCheckpoint: false,
+  writing: null,
+  writeError: null,
+  retryTimer: null,
+  journalledBar: 0,
+  io: noIo(),
   manual: null, // { id, side, stop, target }
   eps: [], // exit-learner epsilon after each close
   // The mixture's expert weights after each close, a row per close in EXPERTS order. Not
@@ -46,7 +69,6 @@ const S = {
   mix: [],
   playing: false,
   timer: null,
-  pending: new Set(),
   chart: null,
   candleSeries: null,
   markers: null,
@@ -126,6 +148,24 @@ const lastBar = () => (S.next > 0 ? S.series.candles[S.next - 1] : null);
 const nowMs = () => (lastBar() ?? S.series.candles[0])?.time ?? 0;
 
 // ---------------------------------------------------------------- persistence
+//
+// Every change to the engine or the trader is journalled as an event (`persist`), one small
+// IndexedDB record each; the checkpoint (engine and trader snapshots and the page's state) is
+// written only every CHECKPOINT_EVERY events, and with a series switch or an import, whose
+// effect no event could replay. A reload restores the checkpoint and replays the events
+// after it (`replay`), which gives the same engine and trader bytes.
+//
+// Writes go one at a time, each with every event not yet saved, so events commit in seq
+// order and none is skipped; an event counts as saved once its transaction has committed.
+// A failed write keeps its events in memory, shows how many are not saved (the storage-full
+// banner for a quota error), pauses the replay, and is retried with the next event, on
+// Retry and every RETRY_MS. The page stays usable meanwhile: what it journals joins the
+// unsaved events, in order.
+
+/** What the committed writes held: events and checkpoints, and their sizes in bytes. */
+function noIo() {
+  return { transactions: 0, events: 0, eventBytes: 0, checkpoints: 0, checkpointBytes: 0 };
+}
 
 function checkpointRecord() {
   return {
@@ -137,34 +177,197 @@ function checkpointRecord() {
     seriesName: S.series.name,
     symbol: S.series.symbol,
     candles: S.series.id === 'user' ? (S.series.packed ??= pack(S.series.candles)) : null,
-    seq: S.seq,
+    seq: S.seq, // it holds the effect of every event journalled so far
     manual: S.manual,
     eps: S.eps,
     savedAt: Date.now(),
   };
 }
 
-function track(p) {
-  S.pending.add(p);
-  p.catch((e) => showError(e, 'Saving to IndexedDB failed:')).finally(() => S.pending.delete(p));
-  return p;
+/** Bytes of a checkpoint record: its byte arrays plus the rest as JSON. */
+function checkpointBytes(rec) {
+  const { engine, trader, candles, ...rest } = rec;
+  return engine.byteLength + trader.byteLength + (candles?.byteLength ?? 0) + JSON.stringify(rest).length;
 }
 
-/** Journals one event and the checkpoint after it, in one IndexedDB transaction. */
-function persist(kind, command, now = nowMs()) {
+/**
+ * Journals one event: what replaying it needs, and nothing the replay can recompute.
+ *   seq      1, 2, 3, ... in the order the page applied the events
+ *   kind     open | close | promote | rollback | bars (the replay reached `bar`) |
+ *            series (a new series starts) | import (the engine was replaced)
+ *   source   strategy: the rule strategy did it on bar `bar - 1` (the replay feeds that bar
+ *            to the trader and checks it does the same); manual: the Buy / Sell / Close
+ *            buttons (the manual trade's state follows it); page: anything else
+ *   bar      the bar index (bars fed to the trader) when it happened
+ *   now      the engine time it was applied at (ms)
+ *   command  the engine command in the core's serde shape, null for bars / series / import
+ *   detail   series and import only: what was loaded (for the log; they come with a checkpoint)
+ * `checkpoint` makes the write that carries this event carry the checkpoint too.
+ */
+function persist(kind, command, { now = nowMs(), source = 'page', detail = null, checkpoint = false } = {}) {
   S.seq += 1;
-  const event = { seq: S.seq, now, kind, command };
+  const event = { seq: S.seq, kind, source, bar: S.next, now, command };
+  if (detail) event.detail = detail;
+  S.unsaved.push(event);
+  S.journalledBar = S.next;
+  if (checkpoint) S.needCheckpoint = true;
   $('stat-events').textContent = String(S.seq);
-  return track(store.saveEvent(S.db, event, checkpointRecord()));
+  kick();
 }
 
-/** Saves the checkpoint alone (pause, end of a run). */
-function saveCheckpoint() {
-  return track(store.saveEvent(S.db, null, checkpointRecord()));
+/** Journals how far the replay got, when it moved since the last event (pause, step, end of a run). */
+function journalProgress() {
+  if (S.next !== S.journalledBar) persist('bars', null);
 }
 
+/** Starts the writer unless it is running (it then takes the new events on its next round). */
+function kick() {
+  if (!S.writing) {
+    S.writing = writeLoop().finally(() => {
+      S.writing = null;
+      // An event journalled between the loop's last look and now.
+      if (!S.writeError && (S.unsaved.length || S.needCheckpoint)) kick();
+    });
+  }
+  return S.writing;
+}
+
+async function writeLoop() {
+  // The task that journalled the event may journal more: let it finish, they go together.
+  await null;
+  while (S.unsaved.length || S.needCheckpoint) {
+    if (!(await writeOnce())) return;
+  }
+}
+
+/** Writes every unsaved event, with the checkpoint when one is due; false when it failed. */
+async function writeOnce() {
+  const events = S.unsaved.slice();
+  const due = S.needCheckpoint || S.checkpointSeq === null || S.seq - S.checkpointSeq >= CHECKPOINT_EVERY;
+  // Taken now, synchronously with `events`: it holds exactly their effect.
+  const cp = due ? checkpointRecord() : null;
+  try {
+    await store.append(S.db, events, cp, EVENTS_KEPT);
+  } catch (e) {
+    writeFailed(e);
+    return false;
+  }
+  S.unsaved.splice(0, events.length);
+  if (events.length) S.saved = events[events.length - 1].seq;
+  S.io.transactions += 1;
+  S.io.events += events.length;
+  for (const e of events) S.io.eventBytes += JSON.stringify(e).length;
+  if (cp) {
+    S.checkpointSeq = cp.seq;
+    S.needCheckpoint = false;
+    S.io.checkpoints += 1;
+    S.io.checkpointBytes += checkpointBytes(cp);
+  }
+  if (S.writeError) {
+    S.writeError = null;
+    clearTimeout(S.retryTimer);
+  }
+  renderSaved();
+  return true;
+}
+
+function writeFailed(e) {
+  S.writeError = e;
+  clearTimeout(S.retryTimer);
+  S.retryTimer = setTimeout(retrySaving, RETRY_MS);
+  // Stop adding to what is not saved; Play resumes (and pauses again if writes still fail).
+  if (S.playing) pause();
+  if (!store.isQuotaError(e)) showError(e, 'Saving to IndexedDB failed (kept in memory, retrying):');
+  renderSaved();
+}
+
+function retrySaving() {
+  clearTimeout(S.retryTimer);
+  return kick();
+}
+
+/** Resolves when the writer is idle: everything is saved, or the last write failed. */
 async function flush() {
-  while (S.pending.size) await Promise.allSettled([...S.pending]);
+  while (S.writing) await S.writing;
+}
+
+/** The saved-events counter and the storage-full banner. */
+function renderSaved() {
+  $('stat-saved').textContent = String(S.saved);
+  const n = S.unsaved.length;
+  const full = store.isQuotaError(S.writeError);
+  $('storage-full').hidden = !full;
+  if (full) {
+    $('storage-full-text').textContent =
+      `Storage is full: ${n} event${n === 1 ? ' is' : 's are'} not yet saved (kept in this tab, ` +
+      `in order). The replay is paused; free some space (e.g. other sites' data, or Reset) ` +
+      `and press Retry. Leaving or reloading the page now loses them.`;
+  }
+  document.body.dataset.saved = n ? 'pending' : 'all';
+}
+
+/** The journal entry of what the strategy did on a bar (`trader.onBar`'s event), or null. */
+function strategyEntry(out) {
+  const [kind, e] = variant(out);
+  if (kind === 'Opened') return { kind: 'open', command: openCommandOf(tradeId(e.trade_id)) };
+  if (kind === 'Closed') return { kind: 'close', command: { Close: { trade_id: e.trade_id, price: e.price, reason: e.reason } } };
+  return null;
+}
+
+/**
+ * Replays `tail` (the events after the restored checkpoint, oldest first) the way they were
+ * made: the bars in between go through the trader again, which must journal the same opens
+ * and closes as the log; the page's commands go through `engine.apply` at their `now`.
+ * Returns how many events and bars it replayed; throws when the log does not fit.
+ */
+function replay(tail) {
+  const candles = S.series.candles;
+  let i = 0;
+  let bars = 0;
+  const broken = (what) => new Error(`The saved event log does not replay at event ${tail[i]?.seq ?? S.seq + 1}: ${what}`);
+  const take = (ev) => {
+    if (ev.seq !== S.seq + 1) throw broken(`event ${S.seq + 1} is missing`);
+    S.seq = ev.seq;
+    S.journalledBar = ev.bar;
+    i += 1;
+  };
+  const feedTo = (bar) => {
+    while (S.next < bar) {
+      if (S.next >= candles.length) throw broken(`bar ${bar} is past the series' end`);
+      const c = candles[S.next];
+      const out = S.trader.onBar(S.engine, c);
+      S.next += 1;
+      bars += 1;
+      const entry = out && strategyEntry(out);
+      if (!entry) continue;
+      const ev = tail[i];
+      const same =
+        ev?.source === 'strategy' && ev.bar === S.next && ev.kind === entry.kind && ev.now === c.time &&
+        JSON.stringify(ev.command) === JSON.stringify(entry.command);
+      if (!same) throw broken(`the strategy's ${entry.kind} on bar ${S.next - 1} is not the logged event`);
+      if (entry.kind === 'close') recordClose();
+      take(ev);
+    }
+  };
+  while (i < tail.length) {
+    const ev = tail[i];
+    feedTo(ev.bar);
+    if (tail[i] !== ev) continue; // the strategy made it again
+    if (ev.source === 'strategy') throw broken(`the strategy did not ${ev.kind} on bar ${ev.bar - 1}`);
+    if (ev.kind !== 'bars') {
+      // series and import events are written with their checkpoint: never after it.
+      if (!ev.command) throw broken(`a ${ev.kind} event cannot be replayed`);
+      const [, r] = variant(S.engine.apply(ev.command, ev.now));
+      if (ev.kind === 'open' && ev.source === 'manual') {
+        S.manual = { id: tradeId(r.trade_id), side: ev.command.Open.side, stop: r.exits.stop_price, target: r.exits.target_price };
+      } else if (ev.kind === 'close') {
+        if (S.manual && S.manual.id === tradeId(ev.command.Close.trade_id)) S.manual = null;
+        recordClose();
+      }
+    }
+    take(ev);
+  }
+  return { events: tail.length, bars };
 }
 
 // ---------------------------------------------------------------- engine plumbing
@@ -258,11 +461,11 @@ function exitOn(p, c) {
   return null;
 }
 
-function closeTrade(id, price, reason, now) {
+function closeTrade(id, price, reason, now, source) {
   const close = { trade_id: id, price, reason };
   const closed = S.engine.close(close, now);
   recordClose();
-  persist('close', { Close: close }, now);
+  persist('close', { Close: close }, { now, source });
   return closed;
 }
 
@@ -274,37 +477,36 @@ function stepBar() {
   if (S.manual) {
     const hit = exitOn(S.manual, c);
     if (hit) {
-      closeTrade(S.manual.id, hit.price, hit.reason, c.time);
+      closeTrade(S.manual.id, hit.price, hit.reason, c.time, 'manual');
       S.manual = null;
     }
   }
-  const ev = S.trader.onBar(S.engine, c);
+  const out = S.trader.onBar(S.engine, c);
   S.next += 1;
-  if (ev) {
-    const [kind, e] = variant(ev);
-    if (kind === 'Opened') {
-      persist('open', openCommandOf(tradeId(e.trade_id)), c.time);
-    } else if (kind === 'Closed') {
-      recordClose();
-      persist('close', { Close: { trade_id: e.trade_id, price: e.price, reason: e.reason } }, c.time);
-    }
+  const entry = out && strategyEntry(out);
+  if (entry) {
+    if (entry.kind === 'close') recordClose();
+    persist(entry.kind, entry.command, { now: c.time, source: 'strategy' });
   }
   return true;
 }
 
-/** Runs up to n bars as fast as possible (persisting as usual). */
+/**
+ * Runs up to n bars as fast as possible (persisting as usual); stops early, like Play, when
+ * a write fails. Resolves when the writer is idle.
+ */
 async function runBars(n) {
   pause(false);
   let ran = 0;
   try {
-    while (ran < n && stepBar()) {
+    while (ran < n && !S.writeError && stepBar()) {
       ran += 1;
       if (ran % 200 === 0) await new Promise((r) => setTimeout(r, 0));
     }
   } catch (e) {
     showError(e);
   }
-  saveCheckpoint();
+  journalProgress();
   await flush();
   render(true);
   return ran;
@@ -354,7 +556,8 @@ function schedule() {
   }, interval);
 }
 
-function pause(save = true) {
+/** Stops playing; `journal`: journals how far it got (when it was playing). */
+function pause(journal = true) {
   const was = S.playing;
   S.playing = false;
   clearInterval(S.timer);
@@ -362,7 +565,7 @@ function pause(save = true) {
   $('play').disabled = false;
   $('pause').disabled = true;
   setStatus('paused', 'paused');
-  if (save && (was || save === 'always')) saveCheckpoint();
+  if (journal && was) journalProgress();
 }
 
 // ---------------------------------------------------------------- manual trading
@@ -384,14 +587,14 @@ function manualOpen(side) {
   };
   const o = S.engine.open(open, bar.time);
   S.manual = { id: tradeId(o.trade_id), side, stop: o.exits.stop_price, target: o.exits.target_price };
-  persist('open', { Open: open }, bar.time);
+  persist('open', { Open: open }, { now: bar.time, source: 'manual' });
   render(true);
 }
 
 function manualClose() {
   if (!S.manual) throw new Error('No manual trade is open.');
   const bar = lastBar();
-  closeTrade(S.manual.id, bar.close, 'Manual', bar.time);
+  closeTrade(S.manual.id, bar.close, 'Manual', bar.time, 'manual');
   S.manual = null;
   render(true);
 }
@@ -399,15 +602,17 @@ function manualClose() {
 // ---------------------------------------------------------------- versions
 
 function promote(id) {
-  const champion = S.engine.promote(id, nowMs());
-  persist('promote', { Promote: id });
+  const now = nowMs();
+  const champion = S.engine.promote(id, now);
+  persist('promote', { Promote: id }, { now });
   render(true);
   return champion;
 }
 
 function rollback(id = null) {
-  const champion = S.engine.rollback(id, nowMs());
-  persist('rollback', { Rollback: id });
+  const now = nowMs();
+  const champion = S.engine.rollback(id, now);
+  persist('rollback', { Rollback: id }, { now });
   render(true);
   return champion;
 }
@@ -424,7 +629,7 @@ function closeRunTrades() {
   if (S.manual) ids.push(S.manual.id);
   for (const id of ids) {
     try {
-      if (!S.engine.trade(id).close) closeTrade(id, bar.close, 'Manual', bar.time);
+      if (!S.engine.trade(id).close) closeTrade(id, bar.close, 'Manual', bar.time, 'page');
     } catch {
       /* not in this engine (e.g. after an import) */
     }
@@ -432,7 +637,10 @@ function closeRunTrades() {
   S.manual = null;
 }
 
-/** Starts replaying `series` from its first bar; the engine keeps what it learned. */
+/**
+ * Starts replaying `series` from its first bar; the engine keeps what it learned. The new
+ * series (a user CSV's candles) and the fresh trader are in no event: a checkpoint goes with it.
+ */
 function startSeries(series) {
   closeRunTrades();
   const trader = newTrader(series.symbol);
@@ -441,7 +649,7 @@ function startSeries(series) {
   S.series = series;
   S.next = 0;
   S.chartBars = -1;
-  saveCheckpoint();
+  persist('series', null, { detail: { id: series.id, name: series.name, bars: series.candles.length }, checkpoint: true });
   syncSeriesSelect();
   render(true);
 }
@@ -479,9 +687,19 @@ async function loadUserCsv(file) {
   startSeries({ id: 'user', name: file.name, symbol: symbolOf(file.name), candles });
 }
 
+/** Starts afresh: clears IndexedDB, the events not yet saved included. */
 async function reset() {
   pause(false);
   await flush();
+  clearTimeout(S.retryTimer);
+  S.unsaved = [];
+  S.saved = 0;
+  S.checkpointSeq = null; // the first event after the reset is written with a checkpoint
+  S.needCheckpoint = false;
+  S.writeError = null;
+  S.journalledBar = 0;
+  S.io = noIo();
+  renderSaved();
   await store.clearAll(S.db);
   S.engine?.free();
   S.trader?.free();
@@ -538,7 +756,8 @@ async function importCheckpoint(file) {
   S.mix = [];
   recordEpsilon();
   recordMixture();
-  persist('import', { Import: { file: file.name, bytes: bytes.length } });
+  // The imported bytes are in no event: a checkpoint goes with it.
+  persist('import', null, { detail: { file: file.name, bytes: bytes.length }, checkpoint: true });
   render(true);
 }
 
@@ -681,6 +900,7 @@ function renderBarInfo() {
   $('sell').disabled = !!S.manual;
   $('close').disabled = !S.manual;
   $('stat-events').textContent = String(S.seq);
+  renderSaved();
 }
 
 function renderPanels() {
@@ -906,6 +1126,10 @@ function render(full) {
 
 // ---------------------------------------------------------------- start-up
 
+/**
+ * Restores the checkpoint and replays the events saved after it; else starts afresh.
+ * `{ restored, replayed: { events, bars } | null }`.
+ */
 async function restoreOrStart() {
   const rec = await store.loadCheckpoint(S.db);
   if (rec) {
@@ -914,28 +1138,32 @@ async function restoreOrStart() {
         rec.seriesId === 'user'
           ? { id: 'user', name: rec.seriesName, symbol: rec.symbol, candles: unpack(rec.candles), packed: rec.candles }
           : await fetchSeries(rec.seriesId);
-      const engine = tl.Engine.restore(rec.engine);
-      const trader = tl.PaperTrader.restore(rec.trader);
       S.series = series;
-      S.engine = engine;
-      S.trader = trader;
+      S.engine = tl.Engine.restore(rec.engine);
+      S.trader = tl.PaperTrader.restore(rec.trader);
       S.next = Math.min(rec.nextBar, series.candles.length);
-      S.seq = rec.seq ?? (await store.countEvents(S.db));
+      S.seq = rec.seq;
       S.manual = rec.manual ?? null;
       S.eps = rec.eps ?? [];
       S.mix = []; // not in the checkpoint: the first render starts it from the restored weights
-      return true;
+      S.journalledBar = S.next;
+      const replayed = replay(await store.eventsAfter(S.db, rec.seq));
+      S.saved = S.seq;
+      S.checkpointSeq = rec.seq;
+      return { restored: true, replayed };
     } catch (e) {
+      S.engine?.free();
+      S.trader?.free();
       showError(e, 'The saved state could not be restored (Reset clears it); starting afresh:');
     }
   }
+  // A fresh engine is the same in every tab (SEED, the first bar's time), but nothing needs
+  // it to be: the first event is written with a checkpoint.
   const series = await fetchSeries(DEFAULT_SERIES);
-  S.series = series;
+  Object.assign(S, { series, next: 0, seq: 0, saved: 0, checkpointSeq: null, journalledBar: 0, manual: null, eps: [], mix: [] });
   S.engine = newEngine(series.candles[0].time);
   S.trader = newTrader(series.symbol);
-  S.next = 0;
-  S.seq = 0;
-  return false;
+  return { restored: false, replayed: null };
 }
 
 function wire() {
@@ -946,6 +1174,7 @@ function wire() {
     action(() => {
       pause();
       stepBar();
+      journalProgress();
       render(true);
     }),
   );
@@ -969,8 +1198,14 @@ function wire() {
   $('export').addEventListener('click', action(exportCheckpoint));
   onFile('import-file', importCheckpoint);
   $('reset').addEventListener('click', action(reset));
+  $('storage-retry').addEventListener('click', action(retrySaving));
+  // Leaving while playing journals how far it got (a small record, not a checkpoint).
   window.addEventListener('pagehide', () => S.playing && pause());
   document.addEventListener('visibilitychange', () => document.hidden && S.playing && pause());
+  // Events not yet saved exist only in this tab: ask before it goes.
+  window.addEventListener('beforeunload', (e) => {
+    if (S.unsaved.length) e.preventDefault();
+  });
 }
 
 async function sha256(bytes) {
@@ -983,7 +1218,7 @@ async function main() {
   $('version').textContent = tl.version();
   S.db = await store.openDb();
   initChart();
-  const restored = await restoreOrStart();
+  const start = await restoreOrStart();
   wire();
   S.experiments = initExperiments({
     series: () => S.series,
@@ -993,8 +1228,9 @@ async function main() {
   syncSeriesSelect();
   S.chartBars = -1;
   render(true);
-  setStatus(restored ? `restored at bar ${S.next}` : 'ready', 'ready');
-  return { restored };
+  const r = start.replayed;
+  setStatus(start.restored ? `restored at bar ${S.next}${r?.events ? ` (${r.events} events replayed)` : ''}` : 'ready', 'ready');
+  return start;
 }
 
 const ready = main();
@@ -1011,14 +1247,34 @@ window.tradeloop = {
   pause: () => pause(),
   step: () => {
     const ok = stepBar();
+    journalProgress();
     render(true);
     return ok;
   },
   flush,
+  /** Writes a checkpoint now (with any unsaved events); resolves when the writer is idle. */
   save: async () => {
-    saveCheckpoint();
+    S.needCheckpoint = true;
+    await kick();
     await flush();
   },
+  retry: async () => {
+    await retrySaving();
+    await flush();
+  },
+  /** The persistence state: seqs, unsaved events, the last write error and the bytes written. */
+  persistence: () => ({
+    seq: S.seq,
+    saved: S.saved,
+    unsaved: S.unsaved.length,
+    unsavedSeqs: S.unsaved.map((e) => e.seq),
+    checkpointSeq: S.checkpointSeq,
+    checkpointEvery: CHECKPOINT_EVERY,
+    error: S.writeError ? S.writeError.name || String(S.writeError) : null,
+    io: { ...S.io },
+  }),
+  /** Bytes of the checkpoint record the page would write now. */
+  checkpointBytes: () => checkpointBytes(checkpointRecord()),
   snapshot: () => S.engine.snapshot(),
   traderSnapshot: () => S.trader.snapshot(),
   sha256,
