@@ -34,13 +34,17 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "native tests (kernels compared bit for bit; the host runs the plugin in wasmtime; SIGKILL crash test; tract against the onnxruntime fixture)"
 cargo test --workspace
 
-step "browser package: tradeloop-wasm built with the pinned wasm-bindgen CLI into web/pkg; its tests in node"
+step "browser packages: tradeloop-wasm built with the pinned wasm-bindgen CLI into web/pkg (lean) and web/pkg-full; their size against web/size-budget.json; their tests in node"
 web/build.sh
-cargo test -p tradeloop-wasm --target wasm32-unknown-unknown
+node web/tests/size.mjs
+cargo test -p tradeloop-wasm --target wasm32-unknown-unknown --features full
+node web/tests/packages.mjs
 
 step "browser tests: the paper-trading page in headless Chromium (Debian), driven by playwright-core"
 need /usr/bin/chromium chromium chromium-driver
 node web/tests/browser.mjs
+node web/tests/persistence.mjs
+node web/tests/npm.mjs
 cargo build -q -p tradeloop-host && TRADELOOP_BIN="$PWD/target/debug/tradeloop" node web/tests/strategies.mjs
 
 step "the AssemblyScript strategy: a fresh build (pinned asc, npm ci) equals the committed sma-cross-as.wasm; ABI shape; a run in node"
@@ -71,10 +75,10 @@ cargo run -q -p tradeloop-host -- evaluate --data data/market/BTC-USD_1d.csv
 step "the same core tests compiled to WebAssembly (SIMD128), run in node's V8"
 cargo test -p tradeloop-core --target wasm32-wasip1
 
-step "no_std builds: wasm32 and bare-metal x86_64 (the core, and the backtest and strategy ABI crates)"
+step "no_std builds: wasm32 and bare-metal x86_64 (the core, the kernels, and the backtest and strategy ABI crates)"
 cargo build -p tradeloop-core --no-default-features --target wasm32-unknown-unknown
 cargo build -p tradeloop-core --no-default-features --target x86_64-unknown-none
-cargo build -p tradeloop-backtest -p tradeloop-strategy --target x86_64-unknown-none
+cargo build -p tradeloop-backtest -p tradeloop-strategy -p tradeloop-kernels --no-default-features --target x86_64-unknown-none
 
 step "the main job (example) on the bundled BTC-USD daily series"
 cargo run --release -p tradeloop-core --example paper -- data/market/BTC-USD_1d.csv
