@@ -24,6 +24,7 @@ use crate::stats::TradeStats;
 
 /// Everything an engine can be asked to do. Apply with [`crate::Engine::apply`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Command {
     /// Journal a new trade; the engine scores it and plans its exits.
     Open(OpenTrade),
@@ -75,6 +76,7 @@ impl Command {
 
 /// Open a trade.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct OpenTrade {
     /// Instrument, 1-32 printable ASCII characters.
     pub symbol: String,
@@ -85,15 +87,19 @@ pub struct OpenTrade {
     /// Quantity (finite, > 0).
     pub size: f64,
     /// Feature vector, `config.features` long, finite.
+    #[cfg_attr(feature = "ts", ts(type = "number[] | Float32Array"))]
     pub features: Vec<f32>,
     /// The support/resistance level behind the entry, if any.
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub level: Option<LevelInput>,
     /// Fixed `(stop_price, target_price)`; `None` lets the exit learner choose.
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub exits: Option<(f64, f64)>,
 }
 
 /// Close a trade.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CloseTrade {
     /// Id returned by `Open`.
     pub trade_id: u64,
@@ -105,12 +111,14 @@ pub struct CloseTrade {
 
 /// Ask for the models' view of a possible entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SuggestRequest {
     /// Direction considered.
     pub side: Side,
     /// Price considered.
     pub price: f64,
     /// Feature vector.
+    #[cfg_attr(feature = "ts", ts(type = "number[] | Float32Array"))]
     pub features: Vec<f32>,
     /// Candidate levels to score (may be empty; at most 64).
     pub levels: Vec<LevelInput>,
@@ -118,13 +126,16 @@ pub struct SuggestRequest {
 
 /// Forecast a row whose label comes later.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ForecastRequest {
     /// Feature vector, `config.features` long, finite.
+    #[cfg_attr(feature = "ts", ts(type = "number[] | Float32Array"))]
     pub features: Vec<f32>,
 }
 
 /// Train now.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LearnRequest {
     /// Auto lets the policy decide; the others force a kind of run.
     pub mode: LearnMode,
@@ -132,8 +143,10 @@ pub struct LearnRequest {
 
 /// A labelled sample that is not a trade.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Observation {
     /// Feature vector, `config.features` long, finite.
+    #[cfg_attr(feature = "ts", ts(type = "number[] | Float32Array"))]
     pub features: Vec<f32>,
     /// The return that followed, as a fraction; classified with `flat_band` like a long
     /// trade's PnL %.
@@ -142,6 +155,7 @@ pub struct Observation {
 
 /// Read-only questions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Query {
     /// Totals and learner state.
     Stats,
@@ -168,6 +182,7 @@ pub enum Query {
     /// Monitoring over all versions, or one version's trades.
     Monitor {
         /// `None`: every version.
+        #[cfg_attr(feature = "ts", ts(optional = nullable))]
         version: Option<u32>,
     },
     /// The candidate on trial, its interim test and A/B arms.
@@ -191,6 +206,7 @@ pub enum Query {
 
 /// The answer to a command.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Reply {
     /// Answer to `Open`.
     Opened(Opened),
@@ -244,6 +260,7 @@ pub enum Reply {
 
 /// A registered forecast.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Forecasted {
     /// Its id; the `Observe` that reveals its label reports it.
     pub id: u64,
@@ -258,6 +275,7 @@ pub struct Forecasted {
 
 /// Trades closed in a window ending at the newest close.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AccuracyReport {
     /// Window length in days.
     pub days: u32,
@@ -269,6 +287,7 @@ pub struct AccuracyReport {
 
 /// A trade was opened.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Opened {
     /// Its id, for `Close`.
     pub trade_id: u64,
@@ -289,6 +308,7 @@ pub struct Opened {
 
 /// A trade was closed and learned from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Closed {
     /// The trade.
     pub trade_id: u64,
@@ -314,8 +334,10 @@ pub struct Closed {
 
 /// An observation was predicted and learned from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Observed {
     /// Its experience id (bit 63 set: never a trade id).
+    #[cfg_attr(feature = "ts", ts(type = "number | bigint"))]
     pub id: u64,
     /// The registered forecast whose label it revealed (`None`: a forecast made now).
     pub forecast: Option<u64>,
@@ -337,6 +359,7 @@ pub struct Observed {
 
 /// The models' view of a possible entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Suggestion {
     /// The served forecast (the mixture).
     pub signal: Signal,
@@ -350,6 +373,7 @@ pub struct Suggestion {
 
 /// What `Learn` did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Learned {
     /// Signal model: the policy's decision and the run.
     pub signal: LearnReport,
@@ -359,6 +383,7 @@ pub struct Learned {
 
 /// Totals and learner state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Stats {
     /// Trades opened ever.
     pub opened: u64,
@@ -384,6 +409,7 @@ pub struct Stats {
 
 /// Signal model state.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SignalStats {
     /// The champion's version.
     pub champion: u32,
@@ -413,6 +439,7 @@ pub struct SignalStats {
 
 /// Level learner state.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LevelStats {
     /// Current weights.
     pub weights: [f32; 6],
@@ -426,6 +453,7 @@ pub struct LevelStats {
 
 /// Exit learner state.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ExitStats {
     /// Mode.
     pub mode: ExitMode,
@@ -445,6 +473,7 @@ pub struct ExitStats {
 
 /// Answer to [`Command::Rank`](crate::Command::Rank).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Ranked {
     /// Model version that scored.
     pub model: String,

@@ -11,6 +11,7 @@ use crate::replay::ReplayConfig;
 /// Everything configurable about an engine. `Default` gives the documented defaults; with
 /// serde's `default` attribute a config file only needs the fields it changes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default, deny_unknown_fields)]
 pub struct EngineConfig {
     /// Length of every feature vector (default 32, the W6 candle features; 1..=1024).

@@ -18,6 +18,7 @@ pub use crate::vocab::{ExitReason, Outcome, RankedBy, Side, Signal, validate_sym
 
 /// Stop-loss and take-profit of a trade.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ExitPlan {
     /// Stop-loss distance as a fraction of the entry price.
     pub stop_pct: f32,
@@ -35,6 +36,7 @@ pub struct ExitPlan {
 
 /// The support/resistance level that justified an entry.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LevelInput {
     /// Level price.
     pub price: f64,
@@ -66,6 +68,7 @@ impl LevelInput {
 
 /// How a closed trade ended.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CloseRecord {
     /// Exit price.
     pub price: f64,
@@ -83,6 +86,7 @@ pub struct CloseRecord {
 
 /// One trade, open or closed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TradeRecord {
     /// Engine-assigned id, from 1, increasing.
     pub id: u64,
@@ -114,6 +118,7 @@ pub struct TradeRecord {
 
 /// Journal configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default, deny_unknown_fields)]
 pub struct JournalConfig {
     /// Closed trades kept in memory (and in checkpoints), oldest dropped first. Default 1,000:

@@ -25,17 +25,20 @@ use crate::vocab::{Outcome, validate_symbol};
 
 /// One symbol that may be entered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Candidate {
     /// Instrument (1-32 printable ASCII characters); unique within a ranking.
     pub symbol: String,
     /// Entry price if picked (finite, > 0).
     pub price: f64,
     /// Feature vector, `config.features` long, finite.
+    #[cfg_attr(feature = "ts", ts(type = "number[] | Float32Array"))]
     pub features: Vec<f32>,
 }
 
 /// The ranker's view of one candidate.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RankScore {
     /// Higher is better (finite).
     pub score: f32,
@@ -45,6 +48,7 @@ pub struct RankScore {
 
 /// What a ranker answered for a batch: one score per candidate, in order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RankOutput {
     /// The model version that scored (e.g. `ranker@3f2a9c01b2d4`), 1-64 printable ASCII
     /// characters.
@@ -100,6 +104,7 @@ impl Ranker for NoRanker {
 
 /// Rank a universe and enter the top K.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RankRequest {
     /// The universe, 1 to [`MAX_CANDIDATES`] distinct symbols.
     pub candidates: Vec<Candidate>,
@@ -108,6 +113,7 @@ pub struct RankRequest {
     /// Quantity of each trade opened (finite, > 0).
     pub size: f64,
     /// Scores recorded earlier (a replay); `None` asks the engine's ranker.
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub scored: Option<RankOutput>,
 }
 
@@ -296,6 +302,7 @@ impl RankMonitor {
 
 /// Answer to `Query::Ranking`: how the ranker's picks did against their universe.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RankReport {
     /// Model version of the newest ranking (`None`: no ranking yet).
     pub model: Option<String>,

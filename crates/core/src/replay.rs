@@ -15,6 +15,7 @@ use crate::rng::SplitMix64;
 
 /// What happens when a full buffer receives a new experience.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum ReplayMode {
     /// Evict the oldest experience (a sliding window over recent trades).
     Ring,
@@ -25,6 +26,7 @@ pub enum ReplayMode {
 
 /// Replay buffer configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default, deny_unknown_fields)]
 pub struct ReplayConfig {
     /// Most experiences kept (default 10,000; at most 1,000,000).

@@ -6,6 +6,7 @@ use crate::vocab::Outcome;
 
 /// Totals over all closed trades.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TradeStats {
     /// Closed trades.
     pub closed: u64,

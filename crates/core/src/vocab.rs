@@ -18,6 +18,7 @@ pub const MAX_MODEL_NAME: usize = 64;
 
 /// Trade direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Side {
     /// Profits when the price rises.
     Long,
@@ -37,6 +38,7 @@ impl Side {
 
 /// Why a trade was closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum ExitReason {
     /// The stop-loss was hit.
     Stop,
@@ -50,6 +52,7 @@ pub enum ExitReason {
 
 /// Outcome class of a closed trade; also the signal model's classes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Outcome {
     /// PnL % below `-flat_band`.
     Loss = 0,
@@ -92,6 +95,7 @@ impl Outcome {
 
 /// The signal model's view of a feature vector.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Signal {
     /// Class probabilities `[loss, flat, win]`.
     pub probs: [f32; 3],
@@ -112,6 +116,7 @@ pub fn validate_symbol(s: &str) -> Result<(), Error> {
 
 /// How a trade was picked by a ranker, recorded in the trade.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RankedBy {
     /// Model version that scored.
     pub model: String,

@@ -53,17 +53,46 @@ use crate::rng::SplitMix64;
 pub const SCHEMA: u16 = 4;
 
 /// A whole engine.
+///
+/// As a TypeScript `CheckpointDocument` (what `inspectCheckpoint` returns, the document
+/// `tradeloop inspect FILE` prints): one field per part of the engine, the parts beyond the
+/// statistics and the ranked trades left opaque. Large arrays are lists of numbers; RNG
+/// states above 2^53 are bigints.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "CheckpointDocument"))]
 #[allow(missing_docs)]
 pub struct EngineV4<'a> {
+    /// The engine configuration, in the checkpoint's own (flattened) layout.
+    #[cfg_attr(feature = "ts", ts(type = "{ [field: string]: unknown }"))]
     pub config: ConfigV4,
+    /// The engine's RNG state.
+    #[cfg_attr(feature = "ts", ts(type = "number | bigint"))]
     pub rng: u64,
+    /// Open and kept closed trades.
+    #[cfg_attr(feature = "ts", ts(type = "{ [field: string]: unknown }"))]
     pub journal: JournalV1<'a>,
+    /// The replay buffer, column by column.
+    #[cfg_attr(feature = "ts", ts(type = "{ [field: string]: unknown }"))]
     pub replay: ReplayV1<'a>,
+    /// The lifecycle: versions, trial, retrain in progress, online network, experts,
+    /// mixture, monitor, drift detectors, schedule.
+    #[cfg_attr(feature = "ts", ts(type = "{ [field: string]: unknown }"))]
     pub lifecycle: LifecycleV4<'a>,
+    /// The level-weight learner.
+    #[cfg_attr(feature = "ts", ts(type = "{ [field: string]: unknown }"))]
     pub levels: LevelsV1,
+    /// The exit learner.
+    #[cfg_attr(feature = "ts", ts(type = "{ [field: string]: unknown }"))]
     pub exits: ExitsV1<'a>,
+    /// Totals over closed trades.
+    #[cfg_attr(feature = "ts", ts(as = "crate::stats::TradeStats"))]
     pub stats: StatsV1,
+    /// The ranking state: `(trade id, how it was picked)` for every kept trade a ranker
+    /// picked, and the ranking monitor.
+    #[cfg_attr(
+        feature = "ts",
+        ts(type = "{ trades: Array<[number, RankedBy]>, monitor: { [field: string]: unknown } }")
+    )]
     pub ranking: RankingV3<'a>,
 }
 

@@ -25,6 +25,7 @@ use crate::rng::SplitMix64;
 
 /// Whether the exit learner explores and learns, or serves its best model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum ExitMode {
     /// Epsilon-greedy exploration; suggestions from the current model.
     Training,
@@ -34,6 +35,7 @@ pub enum ExitMode {
 
 /// Exit learner configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default, deny_unknown_fields)]
 pub struct ExitConfig {
     /// Hidden layer widths (default `[16]`, tanh).
@@ -193,6 +195,7 @@ pub struct ExitSuggestion {
 
 /// What one training of the exit learner did.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ExitTrainReport {
     /// Training number (from 1).
     pub training: u32,

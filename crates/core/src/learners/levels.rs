@@ -19,6 +19,7 @@ pub use crate::market::{LEVEL_FEATURE_NAMES, LEVEL_FEATURES};
 
 /// Level learner configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default, deny_unknown_fields)]
 pub struct LevelConfig {
     /// Trades with a level before the first adjustment (default 30).
@@ -74,6 +75,7 @@ impl LevelConfig {
 
 /// Which rule triggered an adjustment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum AdjustTrigger {
     /// The first adjustment, after `first_after` level trades.
     First,
@@ -83,6 +85,7 @@ pub enum AdjustTrigger {
 
 /// One change of the level weights, with its evidence.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LevelAdjustment {
     /// Level trades seen when it happened.
     pub at_trade: u64,

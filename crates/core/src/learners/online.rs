@@ -21,6 +21,7 @@ use crate::rng::SplitMix64;
 
 /// How the online network learns.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default, deny_unknown_fields)]
 pub struct OnlineConfig {
     /// Adam learning rate at the start (default 1e-3; in (0, 1]). Adam's other settings are

@@ -19,6 +19,7 @@ use crate::vocab::{Outcome, Signal};
 
 /// Signal network configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default, deny_unknown_fields)]
 pub struct SignalConfig {
     /// Hidden layer widths (default `[32, 32]`).
@@ -76,6 +77,7 @@ impl SignalConfig {
 
 /// How well a predictor did on some labelled samples.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Metrics {
     /// Samples measured.
     pub samples: u32,
@@ -338,6 +340,7 @@ impl Data {
 
 /// Why a training run was thrown away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Rejection {
     /// A loss or a weight became NaN or infinite.
     NonFinite,
@@ -349,6 +352,7 @@ pub enum Rejection {
 
 /// What a training run did, epoch by epoch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RunLog {
     /// Epochs run.
     pub epochs: u32,

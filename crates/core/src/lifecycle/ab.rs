@@ -19,6 +19,7 @@ use crate::error::{Error, check};
 
 /// A/B routing configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default, deny_unknown_fields)]
 pub struct AbConfig {
     /// Whether a candidate on trial gets a share of the new trades (default false: the
@@ -70,6 +71,7 @@ impl AbConfig {
 
 /// One side of an A/B split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Arm {
     /// The model in production.
     Champion,
@@ -242,6 +244,7 @@ impl AbArms {
 
 /// One arm in an [`AbReport`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ArmReport {
     /// The model version.
     pub version: u32,
@@ -257,6 +260,7 @@ pub struct ArmReport {
 
 /// The comparison of the arms; every difference is challenger minus champion.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AbReport {
     /// The champion.
     pub champion: ArmReport,

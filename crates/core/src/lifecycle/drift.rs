@@ -20,6 +20,7 @@ use crate::vocab::MAX_FEATURES;
 
 /// Page-Hinkley test configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default, deny_unknown_fields)]
 pub struct PageHinkleyConfig {
     /// Tolerated increase of the mean before evidence accumulates (default 0.05: five
@@ -133,6 +134,7 @@ impl PageHinkley {
 
 /// Population stability index configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default, deny_unknown_fields)]
 pub struct PsiConfig {
     /// Quantile bins per feature (default 10, deciles, the usual choice for PSI; 2..=100).
@@ -425,6 +427,7 @@ impl PsiWindow {
 
 /// The largest PSI over the features and whether it crosses the threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PsiSummary {
     /// The largest PSI.
     pub max: f32,
@@ -454,6 +457,7 @@ pub fn summarize_psi(psi: &[f32], config: &PsiConfig) -> Option<PsiSummary> {
 
 /// Extreme-input guard configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default, deny_unknown_fields)]
 pub struct GuardConfig {
     /// An input is extreme when any feature's |z-score| is above this (default 8: beyond

@@ -52,6 +52,7 @@ pub type ExpertProbs = [Probs; EXPERTS];
 
 /// One expert of the mixture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Expert {
     /// The class frequencies of every label revealed so far, add-one smoothed.
     Prior,
@@ -106,6 +107,7 @@ impl Expert {
 
 /// Mixture and expert settings.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default, deny_unknown_fields)]
 pub struct MixtureConfig {
     /// Starting weight of the running prior (default 0.5; in (0, 1)); the other experts

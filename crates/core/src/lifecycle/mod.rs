@@ -62,6 +62,7 @@ pub use reports::{
 
 /// Full retrain settings.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default, deny_unknown_fields)]
 pub struct RetrainConfig {
     /// Most epochs (default 30; 1..=10000).
@@ -100,6 +101,7 @@ impl Default for RetrainConfig {
 
 /// Drift detection settings.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default, deny_unknown_fields)]
 pub struct DriftConfig {
     /// Page-Hinkley test on the served forecast's 0/1 error stream.
@@ -113,6 +115,7 @@ pub struct DriftConfig {
 
 /// Everything configurable about the lifecycle. Every field has a documented default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default, deny_unknown_fields)]
 pub struct LifecycleConfig {
     /// When a snapshot or a retrain is made.

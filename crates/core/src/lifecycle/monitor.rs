@@ -25,6 +25,7 @@ const WINDOWS: [Option<u32>; 4] = [Some(7), Some(14), Some(30), None];
 
 /// Monitor configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default, deny_unknown_fields)]
 pub struct MonitorConfig {
     /// Closed trades kept (default 10,000: months of trading at a few dozen trades a day;
@@ -316,6 +317,7 @@ impl Monitor {
 
 /// Statistics over one time window.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct WindowStats {
     /// Window length in days (7, 14, 30), or `None` for everything kept.
     pub days: Option<u32>,
@@ -381,6 +383,7 @@ impl WindowStats {
 
 /// The return of the trades the model was most confident about.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TopK {
     /// K asked for (`config.top_k`, at least 1).
     pub k: u32,
@@ -424,6 +427,7 @@ impl TopK {
 
 /// Performance of the signal model at one time, over all versions or one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct MonitorReport {
     /// The version reported on (`None`: all versions).
     pub version: Option<u32>,

@@ -23,6 +23,7 @@ use crate::error::{Error, check};
 
 /// How `learn` was asked to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum LearnMode {
     /// Let [`decide`] choose from the facts.
     #[default]
@@ -38,6 +39,7 @@ pub enum LearnMode {
 
 /// Thresholds of the continual-learning policy.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default, deny_unknown_fields)]
 pub struct PolicyConfig {
     /// Labels between snapshots of the online network put on trial (default 2,000;
@@ -91,6 +93,7 @@ impl PolicyConfig {
 
 /// What the policy decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Action {
     /// Make no version.
     Skip,
@@ -104,6 +107,7 @@ pub enum Action {
 
 /// Why the policy decided what it did, with the numbers that decided it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Reason {
     /// A mode other than [`LearnMode::Auto`] was asked for; the facts were not consulted.
     Forced,
@@ -141,6 +145,7 @@ pub enum Reason {
 
 /// The policy's decision.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Decision {
     /// What to do.
     pub action: Action,

@@ -18,6 +18,7 @@ use crate::lifecycle::drift::PsiReference;
 
 /// How a version was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum VersionKind {
     /// The uniform prior every engine starts with.
     Initial,
@@ -34,6 +35,7 @@ pub enum VersionKind {
 
 /// The data a version was trained and measured on.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DataRange {
     /// Time of the oldest sample used (ms since the Unix epoch).
     pub from: i64,
@@ -77,6 +79,7 @@ pub struct Version {
 
 /// Why a version became champion.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum PromotionReason {
     /// It won its trial (boxed: the audit keeps up to 100,000 events, most of them small).
     Trial(Box<TrialResult>),
@@ -100,6 +103,7 @@ pub enum PromotionReason {
 
 /// One event in the registry's history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum AuditEvent {
     /// A training run produced a version.
     Created {
@@ -162,6 +166,7 @@ pub enum AuditEvent {
 
 /// An event and when it happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AuditEntry {
     /// ms since the Unix epoch.
     pub at: i64,
@@ -171,6 +176,7 @@ pub struct AuditEntry {
 
 /// What became of a submitted candidate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Verdict {
     /// It is on trial against the champion.
     OnTrial,

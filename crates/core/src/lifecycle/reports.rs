@@ -14,6 +14,7 @@ use crate::learners::signal::{Metrics, Rejection, RunLog};
 
 /// What a training run did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RunReport {
     /// Online snapshot or retrain.
     pub kind: VersionKind,
@@ -55,6 +56,7 @@ impl RunReport {
 
 /// A retrain spread over many commands, while it runs.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RetrainStatus {
     /// When it started.
     pub started_at: i64,
@@ -68,6 +70,7 @@ pub struct RetrainStatus {
 
 /// The champion (and candidate) measured on the newest samples, without training.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Evaluation {
     /// Champion id.
     pub champion: u32,
@@ -85,6 +88,7 @@ pub struct Evaluation {
 
 /// What `learn` did: the decision, and the run, retrain or evaluation that followed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LearnReport {
     /// The policy's decision and reason.
     pub decision: Decision,
@@ -98,6 +102,7 @@ pub struct LearnReport {
 
 /// A trial that ended with this command.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TrialEnd {
     /// The candidate.
     pub candidate: u32,
@@ -109,6 +114,7 @@ pub struct TrialEnd {
 
 /// The running trial.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TrialStatus {
     /// The candidate.
     pub candidate: u32,
@@ -129,6 +135,7 @@ pub struct TrialStatus {
 
 /// One expert in a [`MixtureReport`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ExpertScore {
     /// The expert.
     pub expert: Expert,
@@ -142,6 +149,7 @@ pub struct ExpertScore {
 
 /// The served mixture and its experts, scored prequentially.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct MixtureReport {
     /// Every expert, in [`Expert::ALL`] order.
     pub experts: Vec<ExpertScore>,
@@ -194,6 +202,7 @@ impl MixtureReport {
 
 /// The drift detectors' state.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DriftReport {
     /// Page-Hinkley statistic (alarm above `lambda`).
     pub page_hinkley: f64,
@@ -214,6 +223,7 @@ pub struct DriftReport {
 /// retrain acts on it. Carried by the replies of the commands that feed the detectors
 /// (`Opened`, `Closed`, `Observed`, and each trade a `Rank` opens).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DriftAlarm {
     /// The PSI of the window the entry's features made drift from the champion's training
     /// data (`drifted` is true).
@@ -237,6 +247,7 @@ impl DriftAlarm {
 
 /// Version metadata, without weights.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct VersionInfo {
     /// Id.
     pub id: u32,

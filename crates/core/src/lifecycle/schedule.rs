@@ -20,6 +20,7 @@ const MINUTES_PER_DAY: u16 = 1440;
 
 /// When a job recurs. Times of day are UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub enum Cadence {
     /// Every day at `minute` minutes after 00:00 UTC (0..1440).
@@ -86,6 +87,7 @@ impl Cadence {
 
 /// A scheduled job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Job {
     /// Incremental fine-tuning on the new trades.
     Incremental,
@@ -111,6 +113,7 @@ impl Job {
 
 /// When each job runs; `None` disables a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default, deny_unknown_fields)]
 pub struct ScheduleConfig {
     /// Incremental update (default daily at 02:00 UTC: after the US session has closed and

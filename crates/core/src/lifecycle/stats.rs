@@ -230,6 +230,7 @@ impl Moments {
 
 /// Result of [`two_proportion_z_test`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ProportionTest {
     /// The z statistic `diff / se` under the pooled null (positive when B's rate is higher).
     pub z: f64,
@@ -278,6 +279,7 @@ pub fn two_proportion_z_test(
 
 /// Result of [`welch_t_test`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct WelchTest {
     /// The t statistic `diff / se` (positive when B's mean is higher; note that
     /// `scipy.stats.ttest_ind(a, b)` reports `(mean_a - mean_b) / se`, the opposite sign).

@@ -23,6 +23,7 @@ use crate::error::{Error, check};
 
 /// Gate settings.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default, deny_unknown_fields)]
 pub struct GateConfig {
     /// Rows scored before the test, fixed in advance (default 2,000; 10..=1,000,000).
@@ -72,6 +73,7 @@ impl GateConfig {
 
 /// How a trial ended: the candidate against the champion on the same rows.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TrialResult {
     /// The champion it was tried against.
     pub champion: u32,

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 /// `time` is the bar's **open** time in milliseconds since the Unix epoch, UTC. Prices and
 /// volume are plain `f64`s; [`Candle::validate`] says whether they form a possible bar.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Candle {
     /// Bar open time, milliseconds since 1970-01-01T00:00:00Z.
     pub time: i64,

@@ -26,6 +26,7 @@ pub const MAX_LEVEL_WINDOW: u32 = 10_000;
 
 /// Settings of a [`LevelDetector`]. [`LevelDetectorConfig::default`] gives the documented defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LevelDetectorConfig {
     /// Bars looked back over. Default 200; `4 * pivot_radius + 1 ..= 10_000`.
     pub window: u32,
@@ -88,6 +89,7 @@ impl LevelDetectorConfig {
 
 /// Which side of the last close a level is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum LevelKind {
     /// At or below the last close.
     Support,
@@ -97,6 +99,7 @@ pub enum LevelKind {
 
 /// One support or resistance level.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Level {
     /// Price of the level (mean of its pivots' prices).
     pub price: f64,

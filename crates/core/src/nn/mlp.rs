@@ -13,6 +13,7 @@ use crate::rng::SplitMix64;
 
 /// Element-wise activation of a layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Activation {
     /// `x`.
     Identity,

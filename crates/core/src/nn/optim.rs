@@ -12,6 +12,7 @@ use crate::error::{Error, check};
 
 /// Which update rule, with its own hyper-parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub enum OptimKind {
     /// `u = momentum * u + g; p -= lr * u`.
@@ -32,6 +33,7 @@ pub enum OptimKind {
 
 /// Optimiser configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct OptimConfig {
     /// Update rule.

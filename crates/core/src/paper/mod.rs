@@ -28,6 +28,7 @@ use crate::market::{
 
 /// Paper-trading rule configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct PaperConfig {
     /// Symbol journalled for the trades (default `"PAPER"`).
@@ -84,6 +85,7 @@ impl PaperConfig {
 
 /// What a bar did. Serialized externally tagged (`{"Opened": {...}}`) for the JS binding.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum PaperEvent {
     /// A trade was opened at the bar's close.
     Opened {
