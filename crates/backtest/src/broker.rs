@@ -14,12 +14,13 @@ use tradeloop_strategy::abi::{
 
 /// Costs and limits of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "BacktestCosts"))]
 pub struct Costs {
-    /// Starting cash.
+    /// Starting cash (default 10,000; finite, > 0).
     pub cash: f64,
-    /// Fee per fill, fraction of the traded value.
+    /// Fee per fill, fraction of the traded value (default 0; 0 to 0.5).
     pub fee_rate: f64,
-    /// Slippage of market and stop fills, fraction of the price.
+    /// Slippage of market and stop fills, fraction of the price (default 0; 0 to 0.5).
     pub slippage: f64,
 }
 
@@ -44,6 +45,7 @@ impl Costs {
 
 /// Actions refused before they became orders, and fills refused, by reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "BacktestRejections"))]
 pub struct Rejections {
     /// Unknown kind or side code, or unknown flag bits.
     pub malformed: u32,
@@ -81,6 +83,7 @@ impl Rejections {
 
 /// A round trip: from flat to flat.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "BacktestTrade"))]
 pub struct Trade {
     /// Long (buy) or short (sell).
     pub long: bool,

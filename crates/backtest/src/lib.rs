@@ -8,7 +8,7 @@
 //! - [`broker`]: orders, fills, fees, cash and trades: the execution rules.
 //! - [`run`]: one strategy's broker and fork of the learning engine, and the ABI records.
 //! - [`metrics`]: the report's figures.
-#![no_std]
+#![cfg_attr(not(feature = "ts"), no_std)]
 
 extern crate alloc;
 

@@ -14,6 +14,7 @@ const YEAR_MS: f64 = 365.25 * 86_400_000.0;
 
 /// The summary of one strategy over a window of bars.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "BacktestMetrics"))]
 pub struct Metrics {
     /// Bars in the window.
     pub bars: u32,

@@ -24,6 +24,7 @@ use crate::trades_hash;
 
 /// Why a strategy stopped before the end of the data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "BacktestStopped"))]
 pub struct Stopped {
     /// The bar it was on.
     pub bar: u32,
