@@ -157,17 +157,28 @@ impl Default for CostsIn {
     }
 }
 
-/// What `finish()` returns.
+/// What `StrategyRun.finish()` returns, but `equity` (a `Float64Array` set beside it).
 #[derive(Serialize)]
-struct Finished<'a> {
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "BacktestFinished"))]
+pub(crate) struct Finished<'a> {
+    /// XXH64 of the trades (`trades_hash`) as 16 hex digits, as `tradeloop experiment --json`
+    /// prints it.
     trade_hash: String,
+    /// Round trips, in order of their exit.
     trades: &'a [Trade],
+    /// The figures over every bar.
     metrics: Metrics,
+    /// Fills.
     fills: u64,
+    /// Rejected actions and refused fills.
     rejections: Rejections,
+    /// Trades the engine fork refused to record.
     engine_refusals: u32,
+    /// Set if the strategy was stopped.
     stopped: Option<&'a Stopped>,
+    /// The module's log lines (at most 64 of at most 256 bytes).
     logs: &'a [String],
+    /// Log lines beyond the 64 kept.
     logs_dropped: u32,
 }
 

@@ -52,6 +52,9 @@ use wasm_bindgen::prelude::*;
 pub use backtest::{BacktestFeed, StrategyRun};
 pub use engine::Engine;
 pub use paper::PaperTrader;
+#[cfg(feature = "ts")]
+#[doc(hidden)]
+pub use types::visit_ts_types;
 
 use convert::{js_error, to_js};
 

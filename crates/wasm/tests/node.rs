@@ -18,7 +18,11 @@ use wasm_bindgen_test::wasm_bindgen_test;
 const T0: f64 = 1_700_000_000_000.0;
 const HOUR: f64 = 3_600_000.0;
 const SPY: &str = include_str!("../../../data/market/SPY_1h.csv");
-const TYPES: &str = include_str!("../src/types.rs");
+/// The TypeScript declarations: generated (tests/typescript.rs), then written by hand.
+const TYPES: &str = concat!(
+    include_str!("../src/types.d.ts"),
+    include_str!("../src/types.rs")
+);
 
 fn js(json: &str) -> JsValue {
     JSON::parse(json).unwrap_or_else(|e| panic!("bad test JSON {json}: {e:?}"))
@@ -650,19 +654,35 @@ fn paper_trader_over_spy_bars_and_resume() {
     assert!(num(&manual, "exits.stop_price") < num(&bar(599), "close"));
 }
 
-/// The field names of `export interface {name}` in the TypeScript declarations, sorted.
+/// The field names of `export interface {name} {...}` (or `export type {name} = Base & {...}`)
+/// in the TypeScript declarations, sorted.
 fn fields(name: &str) -> Vec<String> {
-    let start = TYPES
-        .find(&format!("export interface {name} {{"))
-        .unwrap_or_else(|| panic!("no interface {name}"));
+    let (start, mut out) = match TYPES.find(&format!("export interface {name} {{")) {
+        Some(start) => (start, Vec::new()),
+        None => {
+            let head = format!("export type {name} = ");
+            let start = TYPES
+                .find(&head)
+                .unwrap_or_else(|| panic!("no interface {name}"));
+            let rest = &TYPES[start + head.len()..];
+            let base = rest
+                .split(" & {")
+                .next()
+                .filter(|b| !b.contains(char::is_whitespace))
+                .unwrap_or_else(|| panic!("{name} is not an interface or `Base & {{...}}`"));
+            (start, fields(base))
+        }
+    };
     let body = &TYPES[start..];
     let body = &body[body.find('{').unwrap() + 1..body.find("\n}").unwrap()];
-    let mut out: Vec<String> = body
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.starts_with("/**") && !l.is_empty())
-        .map(|l| l.split([':', '?']).next().unwrap().to_string())
-        .collect();
+    // A field a line, indented by two; doc comments and nested lines are deeper.
+    out.extend(
+        body.lines()
+            .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+            .map(str::trim)
+            .filter(|l| !l.starts_with("/**") && !l.is_empty())
+            .map(|l| l.split([':', '?']).next().unwrap().to_string()),
+    );
     out.sort();
     out
 }
