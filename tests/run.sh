@@ -39,6 +39,8 @@ web/build.sh
 node web/tests/size.mjs
 cargo test -p tradeloop-wasm --target wasm32-unknown-unknown --features full
 node web/tests/packages.mjs
+# The generated TypeScript declarations against tsc (web/node_modules is installed now).
+TSC_REQUIRED=1 cargo test -p tradeloop-wasm --test typescript
 
 step "browser tests: the paper-trading page in headless Chromium (Debian), driven by playwright-core"
 need /usr/bin/chromium chromium chromium-driver
