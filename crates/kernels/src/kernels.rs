@@ -605,4 +605,3 @@ kernels! {
     /// SGD-with-momentum update.
     fn sgd(p: &mut [f32], g: &[f32], u: &mut [f32], s: SgdStep);
 }
-

@@ -11,10 +11,10 @@ pub(crate) use tradeloop_kernels::{
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tradeloop_kernels::Backend;
     use crate::rng::SplitMix64;
     use alloc::vec;
     use alloc::vec::Vec;
+    use tradeloop_kernels::Backend;
 
     fn randv(r: &mut SplitMix64, n: usize) -> Vec<f32> {
         (0..n).map(|_| r.normal() as f32).collect()

@@ -6,10 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use super::loss::{Loss, Target, activation_derivative, loss_and_delta};
 use super::optim::Optimizer;
-use tradeloop_kernels::Backend;
 use super::{fast, kernels};
 use crate::error::{Error, check};
 use crate::rng::SplitMix64;
+use tradeloop_kernels::Backend;
 
 /// Element-wise activation of a layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

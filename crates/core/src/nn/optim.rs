@@ -7,8 +7,8 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use super::kernels::{self, AdamStep, SgdStep};
-use tradeloop_kernels::Backend;
 use crate::error::{Error, check};
+use tradeloop_kernels::Backend;
 
 /// Which update rule, with its own hyper-parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
