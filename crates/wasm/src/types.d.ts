@@ -528,6 +528,32 @@ export interface EngineConfig {
   exits: ExitConfig;
 }
 
+/**
+ * What kind of error the core reported: `ErrorKind::name()` of tradeloop-core's `Error::kind()`.
+ */
+export type ErrorKind =
+  | "NonFinite"
+  | "NonPositive"
+  | "FeatureLength"
+  | "ShapeMismatch"
+  | "InvalidLabel"
+  | "InvalidSymbol"
+  | "InvalidLevel"
+  | "InvalidExits"
+  | "UnknownTrade"
+  | "TradeAlreadyClosed"
+  | "TradeNotKept"
+  | "CloseBeforeOpen"
+  | "InvalidConfig"
+  | "InvalidCandle"
+  | "Checkpoint"
+  | "UnknownVersion"
+  | "NoPreviousVersion"
+  | "Host"
+  | "InvalidRanking"
+  | "NoRanker"
+  | "Ranker";
+
 /** The champion (and candidate) measured on the newest samples, without training. */
 export interface Evaluation {
   /** Champion id. */

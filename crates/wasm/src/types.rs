@@ -22,6 +22,20 @@ export type DeepPartial<T> = T extends (infer U)[]
     ? { [K in keyof T]?: DeepPartial<T[K]> }
     : T;
 
+/**
+ * What every method throws: a JS `Error` named `"TradeloopError"` whose `message` is the
+ * core error's text. `kind` is the core's `Error::kind()`, or, for errors of the binding
+ * itself, `"InvalidInput"` (a value of the wrong shape, a `StrategyRun` method called out of
+ * order) or `"Csv"` (`parseCsv`, `BacktestFeed.fromCsv`). A checkpoint error also names its
+ * `CheckpointError` variant in `checkpoint` (`"ChecksumMismatch"`, `"FutureSchema"`, ...).
+ * A call that throws has changed nothing.
+ */
+export interface TradeloopError extends Error {
+  name: "TradeloopError";
+  kind: ErrorKind | "InvalidInput" | "Csv";
+  checkpoint?: string;
+}
+
 /** What `StrategyRun.finish()` returns: the serialized summary and the equity curve, which crosses as a typed array. */
 export type BacktestResult = BacktestFinished & {
   /** Equity at each bar's close. */

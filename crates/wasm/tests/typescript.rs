@@ -105,12 +105,27 @@ fn generate() -> String {
         decls: BTreeMap::new(),
     };
     roots(&mut c);
+    c.decls.insert("ErrorKind".into(), error_kinds());
     let mut out = String::from(HEADER);
     for decl in c.decls.values() {
         out.push('\n');
         out.push_str(decl);
     }
     out
+}
+
+/// `ErrorKind`: the names of the core's `ErrorKind::ALL`, which a thrown `TradeloopError`
+/// carries as `kind` (src/convert.rs), as a union of string literals.
+fn error_kinds() -> String {
+    let names: Vec<String> = tradeloop_core::ErrorKind::ALL
+        .iter()
+        .map(|k| format!("  | \"{}\"", k.name()))
+        .collect();
+    format!(
+        "/**\n * What kind of error the core reported: `ErrorKind::name()` of \
+         tradeloop-core's `Error::kind()`.\n */\nexport type ErrorKind =\n{};\n",
+        names.join("\n")
+    )
 }
 
 fn src(file: &str) -> PathBuf {
