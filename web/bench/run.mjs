@@ -239,7 +239,7 @@ function runNative(quick, waitS) {
       if (code !== 0) { reject(new Error(`cargo bench exited ${code}`)); return; }
       const figures = [];
       for (const m of out.matchAll(/^W1 (native\S*) (\d+) steps\/s$/gm)) {
-        const ctx = out.match(new RegExp(`^# W1 ${m[1]}: backend (\\S+), reps \\[([^\\]]*)\\], [\\d.]+ us/step, train acc ([\\d.]+)%, load ([\\d.]+) -> ([\\d.]+), rq wait ([\\d.]+)%(.*)$`, 'm'));
+        const ctx = out.match(new RegExp(`^# W1 ${m[1]}(?: \\([^)]*\\))?: backend (\\S+), reps \\[([^\\]]*)\\], [\\d.]+ us/step, train acc ([\\d.]+)%, load ([\\d.]+) -> ([\\d.]+), rq wait ([\\d.]+)%(.*)$`, 'm'));
         figures.push({
           id: m[1], value: Number(m[2]),
           backend: ctx ? ctx[1] : '?',
@@ -278,6 +278,7 @@ function sizes(coreO3) {
   const simdWasm = path.join(tf, 'tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm');
   const groups = [
     ['tradeloop-wasm (shipped: web/pkg, wasm + JS glue)', [path.join(WEB, 'pkg/tradeloop_wasm_bg.wasm'), path.join(WEB, 'pkg/tradeloop_wasm.js')]],
+    ['tradeloop-wasm full (web/pkg-full: + schema 1-3 upgrade, inspect, rank, strategy backtests)', [path.join(WEB, 'pkg-full/tradeloop_wasm_bg.wasm'), path.join(WEB, 'pkg-full/tradeloop_wasm.js')]],
     ['tradeloop-wasm bench build (web/bench/pkg, + W1 class)', [path.join(HERE, 'pkg/tradeloop_wasm_bg.wasm'), path.join(HERE, 'pkg/tradeloop_wasm.js')]],
     ['tradeloop-wasm bench build, core at opt-level 3 (web/bench/pkg-core-o3, --core-o3)', [path.join(HERE, 'pkg-core-o3/tradeloop_wasm_bg.wasm'), path.join(HERE, 'pkg-core-o3/tradeloop_wasm.js')]],
     ['TF.js core + wasm backend (tf-core.min.js + tf-backend-wasm.min.js + SIMD .wasm; no gradients)', [core, wasmJs, simdWasm]],
