@@ -2,8 +2,10 @@
 # Runs every test of tradeloop. On a fresh machine it first installs what it needs: Rust
 # targets and components, the wasm-bindgen CLI pinned to the library's version (web/build.sh),
 # the page's npm packages (web/package-lock.json), Debian's Chromium for the browser tests,
-# sqlite3 and jq (the CLI benchmark's floor, the kill -9 soak), and cargo-fuzz (fuzz/run.sh).
-# It expects rustup, cargo, node with npm, and root or sudo for apt-get if a package is missing.
+# sqlite3 and jq (the CLI benchmark's floor, the kill -9 soak), cargo-fuzz (fuzz/run.sh), and
+# Python virtual environments under target/ (the tradeloop wheel's build and tests; backtrader
+# for the cross-check). It expects rustup, cargo, node with npm, python3 with venv, and root or
+# sudo for apt-get if a package is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,6 +58,9 @@ step "strategies against backtrader: the SMA crossover's trades equal backtrader
 TRADELOOP_BIN="$PWD/target/debug/tradeloop" SMA_WASM=web/strategies/sma-cross.wasm scripts/crosscheck/run.sh
 TRADELOOP_BIN="$PWD/target/debug/tradeloop" SMA_WASM=web/strategies/sma-cross.wasm COUNTS=1 REPEAT=1 \
     scripts/bench/strategies.sh | tail -n 6
+
+step "Python: the tradeloop wheel (maturin, PyO3 abi3) built into a fresh venv under target/, pytest against it (checkpoints cross with the host byte for byte)"
+TRADELOOP_BIN="$PWD/target/debug/tradeloop" crates/python/test.sh
 
 step "the main job: tradeloop paper on the bundled SPY series, twice (the second run continues)"
 state="$(mktemp -d)/state"
