@@ -25,7 +25,9 @@ mod convert;
 mod engine;
 mod paper;
 
+use numpy::{PyArray1, PyArray2, PyArrayMethods};
 use pyo3::prelude::*;
+use tradeloop_core::market::{Candle, FEATURES};
 use tradeloop_core::{EngineConfig, ErrorKind, checkpoint, paper::PaperConfig};
 
 pub use engine::Engine;
@@ -66,6 +68,32 @@ fn parse_csv<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
     }
 }
 
+/// The W6 labelled stream of `candles` (candle dicts, oldest first, as `parse_csv` gives
+/// them) for a label `horizon` bars ahead: one row per bar past the feature warm-up, as
+/// `(features, labels, times)`: a `(rows, 32)` `numpy.float32` array, a `numpy.uint8` array
+/// of classes (0 loss, 1 flat, 2 win) and a `numpy.int64` array of the bars' times (ms).
+/// The same rows `tradeloop evaluate` scores.
+#[pyfunction]
+#[pyo3(signature = (candles, horizon=12))]
+#[allow(clippy::type_complexity)]
+fn w6_stream<'py>(
+    py: Python<'py>,
+    candles: &Bound<'py, PyAny>,
+    horizon: usize,
+) -> PyResult<(
+    Bound<'py, PyArray2<f32>>,
+    Bound<'py, PyArray1<u8>>,
+    Bound<'py, PyArray1<i64>>,
+)> {
+    let candles: Vec<Candle> = convert::from_py(candles, "candles")?;
+    let rows = tradeloop_core::evaluate::stream(&candles, horizon);
+    let flat: Vec<f32> = rows.iter().flat_map(|r| r.features).collect();
+    let features = PyArray1::from_vec(py, flat).reshape([rows.len(), FEATURES])?;
+    let labels = PyArray1::from_vec(py, rows.iter().map(|r| r.label).collect());
+    let times = PyArray1::from_vec(py, rows.iter().map(|r| r.time).collect());
+    Ok((features, labels, times))
+}
+
 /// The name of every kind of error the core reports (`ErrorKind::name()`), the names of
 /// the exception classes in `tradeloop.errors`.
 #[pyfunction]
@@ -82,5 +110,6 @@ fn _tradeloop(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(default_paper_config, m)?)?;
     m.add_function(wrap_pyfunction!(parse_csv, m)?)?;
     m.add_function(wrap_pyfunction!(error_kinds, m)?)?;
+    m.add_function(wrap_pyfunction!(w6_stream, m)?)?;
     Ok(())
 }
