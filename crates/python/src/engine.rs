@@ -4,13 +4,14 @@ use numpy::PyArray1;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 use tradeloop_core::command::{ForecastRequest, Observation, SuggestRequest};
+use tradeloop_core::event_log::{self, Genesis};
 use tradeloop_core::journal::{LevelInput, TradeRecord};
 use tradeloop_core::lifecycle::policy::LearnMode;
 use tradeloop_core::{
     CloseTrade, Command, EngineConfig, Error, ExitMode, LearnRequest, OpenTrade, Query, Reply,
 };
 
-use crate::convert::{OrRaise, core_error, from_py, merged, now, to_py};
+use crate::convert::{OrRaise, core_error, from_py, invalid, merged, now, to_py};
 
 /// The learning engine: journal, replay buffer, signal model with its versions, level
 /// weights and exit learner, behind one deterministic `apply(command, now)`.
@@ -109,6 +110,39 @@ impl Engine {
         Ok(Engine {
             inner: tradeloop_core::Engine::restore(data).or_raise(py)?,
         })
+    }
+
+    /// The engine a host state directory's journal starts from: its genesis record
+    /// (event-log `format`, 1 today), a new engine or an imported checkpoint.
+    #[staticmethod]
+    fn from_genesis(py: Python<'_>, format: u16, record: &[u8]) -> PyResult<Self> {
+        let genesis = event_log::decode_genesis(format, record)
+            .map_err(|e| invalid(py, format!("the genesis record does not read: {e}")))?;
+        let inner = match genesis {
+            Genesis::Create { config, seed, now } => {
+                tradeloop_core::Engine::new(*config, seed, now)
+            }
+            Genesis::Restore(bytes) => tradeloop_core::Engine::restore(&bytes),
+        };
+        Ok(Engine {
+            inner: inner.or_raise(py)?,
+        })
+    }
+
+    /// Applies one journal record of a host state directory (event-log `format`, 1 today)
+    /// at its `now`, as the host does when it replays its journal. A record that does not
+    /// read raises `InvalidInput`; one the engine refuses raises its error.
+    fn apply_event(
+        &mut self,
+        py: Python<'_>,
+        format: u16,
+        record: &[u8],
+        now: i64,
+    ) -> PyResult<()> {
+        let command = event_log::decode_event(format, record)
+            .map_err(|e| invalid(py, format!("the journal record does not read: {e}")))?;
+        self.inner.apply(command, now).or_raise(py)?;
+        Ok(())
     }
 
     /// The engine's state as checkpoint bytes, the same format as the host's files

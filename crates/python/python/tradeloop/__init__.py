@@ -26,7 +26,9 @@ from ._tradeloop import (
     error_kinds,
     parse_csv,
     version,
+    w6_stream,
 )
+from . import state
 from .errors import *  # noqa: F401,F403
 from .errors import __all__ as _errors
 
@@ -38,5 +40,7 @@ __all__ = [
     "error_kinds",
     "parse_csv",
     "version",
+    "w6_stream",
+    "state",
     *_errors,
 ]
