@@ -67,3 +67,27 @@ def test_a_host_checkpoint_restores_in_python_to_the_same_bytes(host, tmp_path):
     e = tradeloop.Engine.restore(data)
     assert e.snapshot() == data
     assert e.stats()["trades"]["closed"] > 0
+
+
+def test_a_python_checkpoint_restores_in_the_browser_package(tmp_path):
+    """web/pkg (the lean browser package, built by web/build.sh) restores Python's bytes and
+    snapshots them back unchanged, in node."""
+    pkg = REPO / "web" / "pkg"
+    assert (pkg / "tradeloop_wasm_bg.wasm").is_file(), "build the browser package first: web/build.sh"
+    data = python_engine().snapshot()
+    ckpt = tmp_path / "python.ckpt"
+    ckpt.write_bytes(data)
+    script = tmp_path / "restore.mjs"
+    script.write_text(
+        "import { readFileSync, writeFileSync } from 'node:fs';\n"
+        f"const tl = await import({json.dumps((pkg / 'tradeloop_wasm.js').as_uri())});\n"
+        f"tl.initSync({{ module: readFileSync({json.dumps(str(pkg / 'tradeloop_wasm_bg.wasm'))}) }});\n"
+        "const e = tl.Engine.restore(readFileSync(process.argv[2]));\n"
+        "writeFileSync(process.argv[3], e.snapshot());\n"
+        "console.log(JSON.stringify(e.stats().trades));\n"
+    )
+    out = tmp_path / "browser.ckpt"
+    done = subprocess.run(["node", str(script), str(ckpt), str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["closed"] == 12
+    assert out.read_bytes() == data, "the browser package writes Python's bytes back"
