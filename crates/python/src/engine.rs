@@ -7,11 +7,13 @@ use tradeloop_core::command::{ForecastRequest, Observation, SuggestRequest};
 use tradeloop_core::event_log::{self, Genesis};
 use tradeloop_core::journal::{LevelInput, TradeRecord};
 use tradeloop_core::lifecycle::policy::LearnMode;
+use tradeloop_core::ranking::{NoRanker, RankRequest, Ranker};
 use tradeloop_core::{
     CloseTrade, Command, EngineConfig, Error, ExitMode, LearnRequest, OpenTrade, Query, Reply,
 };
 
 use crate::convert::{OrRaise, core_error, from_py, invalid, merged, now, to_py};
+use crate::ranker::PyRanker;
 
 /// The learning engine: journal, replay buffer, signal model with its versions, level
 /// weights and exit learner, behind one deterministic `apply(command, now)`.
@@ -333,6 +335,39 @@ impl Engine {
     ) -> PyResult<Bound<'py, PyAny>> {
         let mode: ExitMode = from_py(mode, "exit mode")?;
         expect!(py, self.run(py, Command::SetExitMode(mode), now)?, ExitMode)
+    }
+
+    /// Ranks a universe (`request`: the `RankRequest` dict: `candidates`, `k`, `size`,
+    /// optional `scored`) and opens a long trade for each of the top `k`. `scorer` gets the
+    /// candidates' features as a `(n, dim)` `numpy.float32` array and returns `n` scores, or
+    /// `(scores, classes)`; the model is recorded as `"python-scorer"`. Without a scorer the
+    /// request must carry `scored`. A scorer that raises or answers the wrong shape raises
+    /// (`tradeloop.Ranker`, `ShapeMismatch`, `NonFinite`) and nothing changes.
+    #[pyo3(signature = (request, scorer=None, *, now=None))]
+    fn rank<'py>(
+        &mut self,
+        py: Python<'py>,
+        request: &Bound<'py, PyAny>,
+        scorer: Option<Bound<'py, PyAny>>,
+        now: Option<i64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let request: RankRequest = from_py(request, "rank request")?;
+        let at = crate::convert::now(py, now)?;
+        let mut none = NoRanker;
+        let mut python;
+        let ranker: &mut dyn Ranker = match scorer.filter(|s| !s.is_none()) {
+            Some(f) if f.is_callable() => {
+                python = PyRanker::new(f);
+                &mut python
+            }
+            Some(_) => return Err(invalid(py, "scorer must be callable".into())),
+            None => &mut none,
+        };
+        let reply = self
+            .inner
+            .apply_with(Command::Rank(request), at, ranker)
+            .or_raise(py)?;
+        expect!(py, reply, Ranked)
     }
 
     /// Totals and learner state.

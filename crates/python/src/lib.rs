@@ -24,6 +24,7 @@
 mod convert;
 mod engine;
 mod paper;
+mod ranker;
 
 use numpy::{PyArray1, PyArray2, PyArrayMethods};
 use pyo3::prelude::*;

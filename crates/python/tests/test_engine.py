@@ -194,3 +194,36 @@ def test_config_overrides_merge_and_typos_raise():
         tradeloop.Engine({"replay": {"capacityy": 99}}, seed=1, now=T0)
     with pytest.raises(tradeloop.InvalidConfig):
         tradeloop.Engine({"features": 0}, seed=1, now=T0)
+
+
+def test_rank_with_a_python_scorer():
+    e = engine()
+    rows = np.stack([FEATURES * k for k in (1, 2, 3)]).astype(np.float32)
+    request = {
+        "candidates": [{"symbol": s, "price": 100.0, "features": r.tolist()} for s, r in zip("ABC", rows)],
+        "k": 2,
+        "size": 1.0,
+    }
+    seen = {}
+
+    def scorer(x):
+        seen["x"] = x
+        return [0.1, 0.9, 0.5]
+
+    ranked = e.rank(request, scorer, now=T0)
+    assert seen["x"].dtype == np.float32 and seen["x"].shape == (3, 32)
+    np.testing.assert_array_equal(seen["x"], rows)
+    assert ranked["model"] == "python-scorer"
+    assert ranked["picks"] == [1, 2]
+    assert [e.trade(o["trade_id"])["symbol"] for _, o in ranked["opened"]] == ["B", "C"]
+
+    # A scorer that raises, answers the wrong count or a NaN changes nothing.
+    def boom(x):
+        raise RuntimeError("model offline")
+
+    err = unchanged(e, lambda: e.rank(request, boom, now=T0), tradeloop.Ranker)
+    assert "model offline" in str(err)
+    unchanged(e, lambda: e.rank(request, lambda x: [1.0], now=T0), tradeloop.ShapeMismatch)
+    unchanged(e, lambda: e.rank(request, lambda x: [1.0, float("nan"), 0.0], now=T0), tradeloop.NonFinite)
+    unchanged(e, lambda: e.rank(request, now=T0), tradeloop.NoRanker)
+    unchanged(e, lambda: e.rank(request, "not callable", now=T0), tradeloop.InvalidInput)
