@@ -87,3 +87,32 @@ def test_a_corrupt_newest_checkpoint_is_skipped_and_a_newer_journal_refused(stat
 
     with pytest.raises(tradeloop.Host, match="not a tradeloop state directory"):
         tradeloop.state.open(tmp_path)
+
+
+def test_reading_while_the_host_runs_neither_blocks_it_nor_is_blocked(state, tmp_path):
+    """`tradeloop schedule` holds the state directory (its lock, the journal open) while it
+    runs; a reader opens the state meanwhile, and the host goes on and stops cleanly."""
+    import signal
+    import time
+
+    proc = subprocess.Popen([BIN, "--state", str(state), "schedule"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # The host holds the state: another host process is refused at once.
+        for _ in range(100):
+            busy = subprocess.run([BIN, "--state", str(state), "--wait", "0", "summary"], capture_output=True, text=True)
+            if busy.returncode != 0:
+                break
+            time.sleep(0.05)
+        assert busy.returncode != 0, "the running host holds the state directory"
+        during = tradeloop.state.open(state)  # not blocked by the host (it may be mid-job)
+        assert during.events >= 2 and during.trades()
+        assert proc.poll() is None, "the host is still running"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    after = tradeloop.state.open(state)
+    assert after.events >= during.events
+    exported = tmp_path / "after.ckpt"
+    host("--state", str(state), "--wait", "0", "export", str(exported))
+    assert after.engine.snapshot() == exported.read_bytes()
