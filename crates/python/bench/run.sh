@@ -16,5 +16,4 @@ venv="${ANCHORS_VENV:-$HOME/.cache/anchors-venv}"
 rm -f "$target"/wheels/tradeloop-*.whl
 "$target/python-venv/bin/maturin" build --release --quiet -m "$root/crates/python/Cargo.toml" -i "$venv/bin/python" -o "$target/wheels"
 "$venv/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps "$target"/wheels/tradeloop-*.whl
-cd "$here"
-PYTHONDONTWRITEBYTECODE=1 "$venv/bin/python" bench.py "$@"
+PYTHONDONTWRITEBYTECODE=1 "$venv/bin/python" "$here/bench.py" "$@"
