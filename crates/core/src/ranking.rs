@@ -58,6 +58,46 @@ pub struct RankOutput {
 }
 
 impl RankOutput {
+    /// An output from a scorer's plain numbers, as a binding's scorer (a JS or Python
+    /// function) answers: one score per row and, optionally, one class per row as 0 (loss),
+    /// 1 (flat) or 2 (win). A class list of another length or a class that is not one of
+    /// those is an [`Error::Ranker`]; the scores are checked later by [`Self::validate`].
+    pub fn from_numbers(
+        model: &str,
+        scores: &[f64],
+        classes: Option<&[f64]>,
+    ) -> Result<RankOutput, Error> {
+        if let Some(c) = classes
+            && c.len() != scores.len()
+        {
+            return Err(Error::Ranker(alloc::format!(
+                "scorer returned {} classes for {} scores",
+                c.len(),
+                scores.len()
+            )));
+        }
+        let class_of = |k: f64| {
+            (libm::trunc(k) == k && (0.0..=2.0).contains(&k))
+                .then(|| Outcome::from_index(k as u8))
+                .flatten()
+                .ok_or_else(|| Error::Ranker(alloc::format!("class {k} is not 0, 1 or 2")))
+        };
+        let scores = scores
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| {
+                Ok(RankScore {
+                    score: s as f32,
+                    class: classes.map(|c| class_of(c[i])).transpose()?,
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        Ok(RankOutput {
+            model: String::from(model),
+            scores,
+        })
+    }
+
     /// Checks the output against a batch of `n` candidates.
     pub fn validate(&self, n: usize) -> Result<(), Error> {
         if self.model.is_empty()
@@ -369,6 +409,30 @@ mod tests {
     use super::*;
     use alloc::string::ToString;
     use alloc::vec;
+
+    #[test]
+    fn a_scorers_numbers_become_an_output_or_a_ranker_error() {
+        let out = RankOutput::from_numbers("m", &[0.5, -1.0], Some(&[2.0, 0.0])).unwrap();
+        assert_eq!(out.model, "m");
+        assert_eq!(out.scores[0].class, Some(Outcome::Win));
+        assert_eq!(out.scores[1].class, Some(Outcome::Loss));
+        assert_eq!(out.scores[1].score, -1.0);
+        assert_eq!(
+            RankOutput::from_numbers("m", &[1.0], None).unwrap().scores[0].class,
+            None
+        );
+        for (classes, why) in [
+            (&[1.0][..], "1 classes for 2 scores"),
+            (&[0.0, 3.0][..], "class 3 is not 0, 1 or 2"),
+            (&[0.5, 1.0][..], "class 0.5 is not 0, 1 or 2"),
+            (&[f64::NAN, 1.0][..], "class NaN is not 0, 1 or 2"),
+        ] {
+            match RankOutput::from_numbers("m", &[0.0, 1.0], Some(classes)) {
+                Err(Error::Ranker(m)) => assert!(m.contains(why), "{m}"),
+                other => panic!("{classes:?}: {other:?}"),
+            }
+        }
+    }
 
     #[test]
     fn order_is_descending_and_stable_on_ties() {

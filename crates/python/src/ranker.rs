@@ -2,8 +2,8 @@
 
 use numpy::{PyArray1, PyArray2, PyArrayMethods};
 use pyo3::prelude::*;
-use tradeloop_core::ranking::{RankOutput, RankScore, Ranker};
-use tradeloop_core::{Error, Outcome};
+use tradeloop_core::Error;
+use tradeloop_core::ranking::{RankOutput, Ranker};
 
 /// Model name recorded in the trades a Python scorer picked.
 pub(crate) const MODEL: &str = "python-scorer";
@@ -48,39 +48,6 @@ impl Ranker for PyRanker<'_> {
                 "scorer must return scores (a sequence of numbers) or (scores, classes)",
             )));
         };
-        if let Some(c) = &class
-            && c.len() != score.len()
-        {
-            return Err(fail(format!(
-                "scorer returned {} classes for {} scores",
-                c.len(),
-                score.len()
-            )));
-        }
-        let scores = score
-            .iter()
-            .enumerate()
-            .map(|(i, &s)| {
-                let class = match &class {
-                    None => None,
-                    Some(c) => {
-                        let k = c[i];
-                        let o = (k.fract() == 0.0 && (0.0..=2.0).contains(&k))
-                            .then(|| Outcome::from_index(k as u8))
-                            .flatten()
-                            .ok_or_else(|| fail(format!("class {k} is not 0, 1 or 2")))?;
-                        Some(o)
-                    }
-                };
-                Ok(RankScore {
-                    score: s as f32,
-                    class,
-                })
-            })
-            .collect::<Result<Vec<_>, Error>>()?;
-        Ok(RankOutput {
-            model: String::from(MODEL),
-            scores,
-        })
+        RankOutput::from_numbers(MODEL, &score, class.as_deref())
     }
 }

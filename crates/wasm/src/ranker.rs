@@ -2,8 +2,7 @@
 
 use js_sys::{Array, Float32Array, Function, Reflect, Uint8Array};
 use tradeloop_core::Error;
-use tradeloop_core::Outcome;
-use tradeloop_core::ranking::{RankOutput, RankScore, Ranker};
+use tradeloop_core::ranking::{RankOutput, Ranker};
 use wasm_bindgen::{JsCast, JsValue};
 
 /// Model name recorded in the trades a JS scorer picked.
@@ -80,40 +79,8 @@ impl Ranker for JsRanker {
         let class = if class.is_undefined() || class.is_null() {
             None
         } else {
-            let c = numbers(&class, "class")?;
-            if c.len() != score.len() {
-                return Err(fail(format!(
-                    "scorer returned {} classes for {} scores",
-                    c.len(),
-                    score.len()
-                )));
-            }
-            Some(c)
+            Some(numbers(&class, "class")?)
         };
-        let scores = score
-            .iter()
-            .enumerate()
-            .map(|(i, &s)| {
-                let class = match &class {
-                    None => None,
-                    Some(c) => {
-                        let k = c[i];
-                        let o = (k.fract() == 0.0 && (0.0..=2.0).contains(&k))
-                            .then(|| Outcome::from_index(k as u8))
-                            .flatten()
-                            .ok_or_else(|| fail(format!("class {k} is not 0, 1 or 2")))?;
-                        Some(o)
-                    }
-                };
-                Ok(RankScore {
-                    score: s as f32,
-                    class,
-                })
-            })
-            .collect::<Result<Vec<_>, Error>>()?;
-        Ok(RankOutput {
-            model: String::from(MODEL),
-            scores,
-        })
+        RankOutput::from_numbers(MODEL, &score, class.as_deref())
     }
 }
