@@ -706,8 +706,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Cmd::Schedule { once } => {
             let poll = Duration::from_secs(settings.schedule_poll_secs);
-            let mut rt = open(&cli, settings, None)?;
+            // Before opening: a signal that arrives while the state is being opened (the lock
+            // taken, the journal replayed) stops the loop gracefully too, instead of killing
+            // the process mid-start.
             let stop = stop_flag()?;
+            let mut rt = open(&cli, settings, None)?;
             loop {
                 let now = now_ms();
                 let Reply::Due(due) = rt.execute(Command::Query(Query::Due), now)? else {
