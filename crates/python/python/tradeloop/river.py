@@ -64,7 +64,8 @@ class Classifier(base.Classifier):
         self._now = start_ms
         self._index = {c: i for i, c in enumerate(self.classes)}
         # Observe classifies a return with flat_band: loss, flat and win as -2, 0 and +2 bands.
-        self._returns = [-2.0 * self.engine.config()["flat_band"], 0.0, 2.0 * self.engine.config()["flat_band"]]
+        band = self.engine.config()["flat_band"]
+        self._returns = [-2.0 * band, 0.0, 2.0 * band]
 
     @property
     def _multiclass(self) -> bool:
